@@ -1,0 +1,1 @@
+"""The silo agent: gRPC client and the user-facing client API."""

@@ -1,0 +1,1 @@
+"""Wire format: protobuf <-> protocol message conversion. The only place protobuf is imported."""

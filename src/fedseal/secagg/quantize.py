@@ -1,0 +1,195 @@
+"""Fixed-point encoding of a silo's contribution into Z_{2^k}, and back.
+
+A silo's contribution is one integer vector ``[w*q(x), w, w*q(m)]``: its clipped, quantized
+update ``x`` scaled by its integer weight ``w`` (number of examples, capped at ``max_weight``),
+the weight itself, and its metrics ``m``, all of which are masked together (DESIGN §3): the
+server learns only the sums.
+
+Each coordinate is clipped to ``[-clip, clip]`` and mapped to ``{0, ..., 2^bits - 1}`` with
+*stochastic rounding* (round up with probability equal to the fractional part), which is unbiased:
+``E[q(x)] = x`` in fixed point (Gupta et al., ICML 2015; also the encoding of Bonawitz et al. 2017
+§2 uses fixed-point integers). The rounding error of one coordinate is below one step
+``2*clip / (2^bits - 1)``, so the weighted mean decoded from a sum is within one step of the
+weighted mean of the clipped inputs, whatever the number of silos.
+
+The sum of ``n`` contributions must not wrap around the modulus 2^k. ``QuantizationSpec`` checks
+``max_silos * max_weight * (2^bits - 1) < 2^k`` when it is built, before any round starts,
+and refuses with an error naming the parameters otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fedseal.errors import ConfigError, ProtocolViolation
+from fedseal.secagg.hazmat.randomness import RandomSource
+
+__all__ = ["DecodedSum", "QuantizationSpec"]
+
+
+@dataclass(frozen=True)
+class DecodedSum:
+    """What the server learns from one round: weighted means and the total weight."""
+
+    mean: npt.NDArray[np.float64]
+    total_weight: int
+    metrics: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantizationSpec:
+    """How floats become integers in Z_{2^k}, and the bound that keeps sums from wrapping.
+
+    Parameters
+    ----------
+    clip : float
+        Each update coordinate is clipped to ``[-clip, clip]``. Must be > 0.
+    bits : int
+        Quantization levels per coordinate are ``2^bits``; 1 <= bits <= 32.
+    max_weight : int
+        Largest integer weight a silo may send (its example count is capped to this).
+    max_silos : int
+        Largest number of silos whose contributions are summed.
+    modulus_bits : int
+        32 (numpy ``uint32``) or 64 (``uint64``).
+    metric_clip : float
+        Metrics are clipped to ``[-metric_clip, metric_clip]`` and quantized like the update.
+    num_metrics : int
+        Number of metric values each silo sends.
+
+    Raises
+    ------
+    ConfigError
+        If a parameter is out of range, or if ``max_silos * max_weight * (2^bits - 1)`` does not
+        fit below ``2^modulus_bits`` (the sum would wrap around silently).
+    """
+
+    clip: float
+    bits: int = 16
+    max_weight: int = 1000
+    max_silos: int = 100
+    modulus_bits: int = 32
+    metric_clip: float = 100.0
+    num_metrics: int = 0
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.clip) and self.clip > 0):
+            raise ConfigError(f"clip must be a finite number > 0, got {self.clip}")
+        if not (np.isfinite(self.metric_clip) and self.metric_clip > 0):
+            raise ConfigError(f"metric_clip must be a finite number > 0, got {self.metric_clip}")
+        if self.modulus_bits not in (32, 64):
+            raise ConfigError(f"modulus_bits must be 32 or 64, got {self.modulus_bits}")
+        if not 1 <= self.bits <= 32:
+            raise ConfigError(f"bits must be in 1..32, got {self.bits}")
+        if self.max_weight < 1:
+            raise ConfigError(f"max_weight must be >= 1, got {self.max_weight}")
+        if self.max_silos < 1:
+            raise ConfigError(f"max_silos must be >= 1, got {self.max_silos}")
+        if self.num_metrics < 0:
+            raise ConfigError(f"num_metrics must be >= 0, got {self.num_metrics}")
+        largest_sum = self.max_silos * self.max_weight * self.levels
+        if largest_sum >= 1 << self.modulus_bits:
+            raise ConfigError(
+                "the sum could wrap around the modulus: max_silos * max_weight * (2^bits - 1) = "
+                f"{self.max_silos} * {self.max_weight} * (2^{self.bits} - 1) = {largest_sum} "
+                f">= 2^{self.modulus_bits}; lower bits, max_weight or max_silos, "
+                "or use modulus_bits=64"
+            )
+
+    @property
+    def levels(self) -> int:
+        """Largest quantized value, ``2^bits - 1``."""
+        return (1 << self.bits) - 1
+
+    @property
+    def dtype(self) -> type[np.unsignedinteger[Any]]:
+        """The numpy dtype of encoded vectors."""
+        return np.uint32 if self.modulus_bits == 32 else np.uint64
+
+    @property
+    def step(self) -> float:
+        """Width of one quantization step of the update, ``2*clip / (2^bits - 1)``."""
+        return 2.0 * self.clip / self.levels
+
+    def encoded_length(self, dim: int) -> int:
+        """Length of the encoded vector for an update of ``dim`` coordinates."""
+        return dim + 1 + self.num_metrics
+
+    def mean_error_bound(self) -> float:
+        """Largest possible |decoded weighted mean - weighted mean of clipped inputs|."""
+        return self.step
+
+    def _quantize(
+        self, values: npt.NDArray[Any], clip: float, rng: RandomSource
+    ) -> npt.NDArray[np.uint64]:
+        scaled = (np.clip(values.astype(np.float64), -clip, clip) + clip) * (self.levels / clip / 2)
+        floor = np.floor(scaled)
+        coins = rng.uint32(scaled.size).astype(np.float64) * (1.0 / 2**32)
+        q = floor + (coins < (scaled - floor))
+        return np.minimum(q, self.levels).astype(np.uint64)
+
+    def encode(
+        self,
+        update: npt.ArrayLike,
+        *,
+        weight: int,
+        metrics: npt.ArrayLike = (),
+        rng: RandomSource,
+    ) -> npt.NDArray[Any]:
+        """Encode one silo's contribution ``[w*q(update), w, w*q(metrics)]``.
+
+        Parameters
+        ----------
+        update : array_like of float
+            The model update (flattened). NaN or infinite values are refused.
+        weight : int
+            The silo's weight, ``1 <= weight <= max_weight``.
+        metrics : array_like of float
+            Exactly ``num_metrics`` values.
+        rng : RandomSource
+            Source of the stochastic-rounding coins.
+        """
+        x = np.asarray(update, dtype=np.float64).ravel()
+        m = np.asarray(metrics, dtype=np.float64).ravel()
+        if not np.all(np.isfinite(x)):
+            raise ConfigError("update contains NaN or infinite values")
+        if m.size != self.num_metrics or not np.all(np.isfinite(m)):
+            raise ConfigError(f"metrics must be {self.num_metrics} finite values, got {m.size}")
+        if not isinstance(weight, int | np.integer) or not 1 <= weight <= self.max_weight:
+            raise ConfigError(f"weight must be an integer in 1..{self.max_weight}, got {weight!r}")
+        out = np.empty(self.encoded_length(x.size), dtype=self.dtype)
+        w = np.uint64(weight)
+        out[: x.size] = self._quantize(x, self.clip, rng) * w
+        out[x.size] = w
+        out[x.size + 1 :] = self._quantize(m, self.metric_clip, rng) * w
+        return out
+
+    def decode_sum(self, total: npt.NDArray[Any], *, dim: int) -> DecodedSum:
+        """Decode the sum of encoded contributions into weighted means.
+
+        Raises
+        ------
+        ProtocolViolation
+            If the vector has the wrong length or dtype, or the total weight is zero.
+        """
+        if total.dtype != self.dtype or total.shape != (self.encoded_length(dim),):
+            raise ProtocolViolation(
+                f"aggregate must be {self.encoded_length(dim)} values of {np.dtype(self.dtype)}, "
+                f"got {total.shape} of {total.dtype}"
+            )
+        total_weight = int(total[dim])
+        if total_weight == 0:
+            raise ProtocolViolation("aggregate has total weight 0")
+
+        def mean(q: npt.NDArray[Any], clip: float) -> npt.NDArray[np.float64]:
+            return q.astype(np.float64) * (2.0 * clip / self.levels / total_weight) - clip
+
+        return DecodedSum(
+            mean=mean(total[:dim], self.clip),
+            total_weight=total_weight,
+            metrics=mean(total[dim + 1 :], self.metric_clip),
+        )

@@ -1,0 +1,1 @@
+"""The coordinator: gRPC servicer, round driver and FedAvg strategy."""
