@@ -18,10 +18,14 @@ from fedseal.errors import FedsealError
 __all__ = ["main"]
 
 #: Top-level commands: name -> module with ``register(subparsers)``.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "simulate": "fedseal.simulate_cli",
+}
 
 #: ``fedseal bench NAME``: name -> module with ``add_arguments(parser)`` and ``run(args) -> dict``.
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "secagg": "fedseal.bench.secagg",
+}
 
 
 def _build_parser() -> argparse.ArgumentParser:

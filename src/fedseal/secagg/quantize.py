@@ -130,7 +130,8 @@ class QuantizationSpec:
         floor = np.floor(scaled)
         coins = rng.uint32(scaled.size).astype(np.float64) * (1.0 / 2**32)
         q = floor + (coins < (scaled - floor))
-        return np.minimum(q, self.levels).astype(np.uint64)
+        result: npt.NDArray[np.uint64] = np.minimum(q, self.levels).astype(np.uint64)
+        return result
 
     def encode(
         self,

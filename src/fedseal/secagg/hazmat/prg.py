@@ -2,30 +2,33 @@
 
 Bonawitz et al. (CCS 2017, §3) expand each shared seed with a PRG into a mask vector. We use the
 AES-128-CTR keystream (a PRF in counter mode; NIST SP 800-38A §6.5) with an all-zero initial
-counter block, written straight into a preallocated buffer. Every key is used for exactly one
-keystream: keys are derived per round and per pair (see :mod:`fedseal.secagg.hazmat.kdf`), so the
-all-zero counter never repeats under one key.
+counter block. Every key is used for exactly one keystream: keys are derived per round and per
+pair (see :mod:`fedseal.secagg.hazmat.kdf`), so a counter block never repeats under one key.
 
-``MaskExpander`` keeps one scratch buffer and one zero input per vector length, so expanding
-and adding a mask of a million words costs one AES pass and one numpy add, with no allocation.
+:meth:`MaskExpander.apply` adds and subtracts the keystreams of many keys into one vector in a
+single pass over it, a cache-sized chunk at a time: each chunk of the vector is loaded once and
+every key's keystream for that chunk is written into a small buffer that stays in cache. There
+is no allocation proportional to the vector length.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
 __all__ = ["MaskExpander", "keystream_uint32"]
 
 _ZERO_COUNTER = bytes(16)
-# cryptography's update_into needs an output buffer at least block_size - 1 bytes longer.
+# cryptography's update_into needs an output buffer block_size - 1 bytes longer than the input.
 _SLACK = 15
+_CHUNK_BYTES = 1 << 18  # 256 KiB: the chunk and its keystream buffer fit in a core's L2 cache
 
 
-def _encryptor(key: bytes):  # type: ignore[no-untyped-def]
+def _encryptor(key: bytes) -> CipherContext:
     if len(key) != 16:
         raise ValueError(f"PRG key must be 16 bytes, got {len(key)}")
     return Cipher(algorithms.AES(key), modes.CTR(_ZERO_COUNTER)).encryptor()
@@ -43,46 +46,63 @@ def keystream_uint32(key: bytes, n: int) -> npt.NDArray[np.uint32]:
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
-    return np.array(MaskExpander(n).keystream(key), dtype=np.uint32)
+    out = np.zeros(n, dtype=np.uint32)
+    MaskExpander(np.uint32).apply(out, add=[key])
+    return out
 
 
 class MaskExpander:
-    """Expands 16-byte keys into mask vectors of one fixed length and adds them up.
+    """Adds PRG(key) vectors into, or subtracts them from, an accumulator, modulo 2^32 or 2^64.
 
     Parameters
     ----------
-    length : int
-        Number of words in every vector this expander handles.
     dtype : numpy dtype, optional
         ``np.uint32`` (default, arithmetic mod 2^32) or ``np.uint64`` (mod 2^64).
 
     Notes
     -----
-    Not thread-safe: each thread needs its own expander (the scratch buffer is shared).
+    Not thread-safe: each thread needs its own expander (the chunk buffer is shared). The words
+    are read little-endian on every platform, so all parties expand a key identically.
     """
 
-    def __init__(self, length: int, dtype: type[np.unsignedinteger[Any]] = np.uint32) -> None:
-        if length < 0:
-            raise ValueError(f"length must be >= 0, got {length}")
+    def __init__(self, dtype: type[np.unsignedinteger[Any]] = np.uint32) -> None:
         if dtype not in (np.uint32, np.uint64):
             raise ValueError(f"dtype must be numpy.uint32 or numpy.uint64, got {dtype!r}")
-        self.length = length
         self.dtype = np.dtype(dtype).newbyteorder("<")
-        nbytes = self.dtype.itemsize * length
-        self._zeros = memoryview(bytes(nbytes))
-        self._buffer = bytearray(nbytes + _SLACK)
-        self._words: npt.NDArray[Any] = np.frombuffer(self._buffer, dtype=self.dtype, count=length)
+        self._chunk = _CHUNK_BYTES // self.dtype.itemsize
+        self._zeros = memoryview(bytes(_CHUNK_BYTES))
+        self._buffer = bytearray(_CHUNK_BYTES + _SLACK)
+        self._words: npt.NDArray[Any] = np.frombuffer(
+            self._buffer, dtype=self.dtype, count=self._chunk
+        )
 
-    def keystream(self, key: bytes) -> npt.NDArray[Any]:
-        """Return the keystream of ``key`` as a view of the scratch buffer (valid until next call)."""
-        encryptor = _encryptor(key)
-        encryptor.update_into(self._zeros, self._buffer)
-        return self._words
+    def apply(
+        self,
+        acc: npt.NDArray[Any],
+        *,
+        add: Sequence[bytes] = (),
+        subtract: Sequence[bytes] = (),
+    ) -> None:
+        """``acc += sum(PRG(k) for k in add) - sum(PRG(k) for k in subtract)``, in place.
 
-    def add(self, key: bytes, acc: npt.NDArray[Any]) -> None:
-        """``acc += PRG(key)`` modulo 2^32 (or 2^64), in place."""
-        np.add(acc, self.keystream(key), out=acc)
-
-    def subtract(self, key: bytes, acc: npt.NDArray[Any]) -> None:
-        """``acc -= PRG(key)`` modulo 2^32 (or 2^64), in place."""
-        np.subtract(acc, self.keystream(key), out=acc)
+        Parameters
+        ----------
+        acc : ndarray
+            One-dimensional, contiguous, of this expander's dtype.
+        add, subtract : sequences of bytes
+            16-byte keys.
+        """
+        if acc.dtype != self.dtype or acc.ndim != 1 or not acc.flags.c_contiguous:
+            raise ValueError(f"accumulator must be a contiguous 1-D array of {self.dtype}")
+        streams: list[tuple[CipherContext, np.ufunc]] = [(_encryptor(k), np.add) for k in add]
+        streams += [(_encryptor(k), np.subtract) for k in subtract]
+        if not streams:
+            return
+        itemsize = self.dtype.itemsize
+        for start in range(0, acc.size, self._chunk):
+            part = acc[start : start + self._chunk]
+            words = self._words[: part.size]
+            zeros = self._zeros[: part.size * itemsize]
+            for encryptor, op in streams:
+                encryptor.update_into(zeros, self._buffer)
+                op(part, words, out=part)

@@ -1,0 +1,105 @@
+"""Per-round secrets of a silo: its two X25519 key pairs and its self-mask seed.
+
+Bonawitz et al. 2017, §4 (round 0 "AdvertiseKeys" and round 1 "ShareKeys"): each silo makes
+``(c_sk, c_pk)`` to encrypt the shares it sends, ``(s_sk, s_pk)`` from which its pairwise masks
+are agreed, and a self-mask seed ``b``. ``s_sk`` and ``b`` are Shamir-shared, so both are drawn
+as elements of the sharing field GF(2^255 - 19) (an X25519 scalar is clamped first, and redrawn
+in the 2^-250-likely case that it is not below the prime). All of them are fresh every round.
+"""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from fedseal.secagg.hazmat.kdf import hkdf, x25519
+from fedseal.secagg.hazmat.randomness import RandomSource
+from fedseal.secagg.hazmat.shamir import PRIME
+from fedseal.secagg.secret import Secret
+
+__all__ = ["AgreementKey", "MaskSeed", "RoundContext"]
+
+
+class RoundContext:
+    """The (deployment id, round id) pair that every key, signature and AEAD binds."""
+
+    __slots__ = ("deployment_id", "round_id")
+
+    def __init__(self, deployment_id: str, round_id: int) -> None:
+        if not deployment_id or len(deployment_id) > 128:
+            raise ValueError("deployment_id must be 1..128 characters")
+        if round_id < 0:
+            raise ValueError(f"round_id must be >= 0, got {round_id}")
+        self.deployment_id = deployment_id
+        self.round_id = round_id
+
+    def fields(self) -> tuple[str, int]:
+        """The context as fields for :func:`~fedseal.secagg.identity.signing_payload`."""
+        return (self.deployment_id, self.round_id)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RoundContext):
+            return NotImplemented
+        return self.fields() == other.fields()
+
+    def __hash__(self) -> int:
+        return hash(self.fields())
+
+    def __repr__(self) -> str:
+        return f"RoundContext({self.deployment_id!r}, {self.round_id})"
+
+
+def _field_element(rng: RandomSource, clamp: bool) -> bytes:
+    while True:
+        raw = bytearray(rng.token_bytes(32))
+        value = int.from_bytes(raw, "little")
+        if clamp:  # RFC 7748 §5 decodeScalar25519, stored big-endian for sharing
+            value &= ~7
+            value &= (1 << 255) - 1
+            value |= 1 << 254
+        else:
+            value &= (1 << 255) - 1
+        if value < PRIME:
+            return value.to_bytes(32, "big")
+
+
+class MaskSeed(Secret):
+    """The self-mask seed ``b`` of one silo for one round (a field element, 32 bytes)."""
+
+    __slots__ = ()
+    length = 32
+
+    @classmethod
+    def generate(cls, rng: RandomSource) -> MaskSeed:
+        """A fresh uniformly random seed."""
+        return cls(_field_element(rng, clamp=False))
+
+    def prg_key(self, context: RoundContext) -> bytes:
+        """The 16-byte AES-CTR key of the self mask ``PRG(b)`` for this round."""
+        return hkdf(self.reveal(), 16, "self-mask", *context.fields())
+
+
+class AgreementKey(Secret):
+    """An X25519 private scalar (clamped, big-endian, below 2^255 - 19)."""
+
+    __slots__ = ("_private",)
+    length = 32
+
+    def __init__(self, value: bytes) -> None:
+        super().__init__(value)
+        self._private = X25519PrivateKey.from_private_bytes(self._scalar_le())
+
+    @classmethod
+    def generate(cls, rng: RandomSource) -> AgreementKey:
+        """A fresh key pair's private half."""
+        return cls(_field_element(rng, clamp=True))
+
+    def _scalar_le(self) -> bytes:
+        return int.from_bytes(self.reveal(), "big").to_bytes(32, "little")
+
+    def public_bytes(self) -> bytes:
+        """The 32-byte X25519 public key."""
+        return self._private.public_key().public_bytes_raw()
+
+    def agree(self, peer_public: bytes) -> bytes:
+        """The raw X25519 shared secret with ``peer_public`` (feed it to a KDF, never use raw)."""
+        return x25519(self._private, peer_public)

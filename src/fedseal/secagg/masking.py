@@ -1,0 +1,87 @@
+"""Pairwise and self masks (Bonawitz et al. 2017, §3 and §4 round 2 "MaskedInput").
+
+Silo ``u`` with index ``i_u`` sends ``y_u = x_u + PRG(b_u) + sum_{v in N(u), i_v > i_u} PRG(s_uv)
+- sum_{v in N(u), i_v < i_u} PRG(s_uv)  (mod 2^k)``, where ``s_uv`` is derived from the X25519
+agreement of the silos' ``s`` keys and bound to the round. Summed over silos that survive, the
+pair masks cancel; the server removes the self masks of survivors and the pair masks that
+survivors shared with silos that dropped after sharing their keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy.typing as npt
+
+from fedseal.secagg.hazmat.kdf import hkdf
+from fedseal.secagg.hazmat.prg import MaskExpander
+from fedseal.secagg.keys import AgreementKey, MaskSeed, RoundContext
+
+__all__ = ["mask_input", "pair_key", "share_key", "unmask_sum"]
+
+
+def pair_key(own: AgreementKey, peer_public: bytes, context: RoundContext, i: int, j: int) -> bytes:
+    """The 16-byte PRG key ``s_ij`` shared by the silos with indices ``i`` and ``j``."""
+    low, high = min(i, j), max(i, j)
+    return hkdf(own.agree(peer_public), 16, "pair-mask", *context.fields(), low, high)
+
+
+def share_key(
+    own: AgreementKey, peer_public: bytes, context: RoundContext, sender: int, receiver: int
+) -> bytes:
+    """The 32-byte AES-GCM key for shares sent from ``sender`` to ``receiver`` (one direction)."""
+    return hkdf(own.agree(peer_public), 32, "share-key", *context.fields(), sender, receiver)
+
+
+def mask_input(
+    encoded: npt.NDArray[Any],
+    *,
+    index: int,
+    seed: MaskSeed,
+    s_key: AgreementKey,
+    peers: Mapping[int, bytes],
+    context: RoundContext,
+) -> npt.NDArray[Any]:
+    """Mask ``encoded`` in place into ``y = x + PRG(b) +- PRG(s_uv)`` and return it.
+
+    ``peers`` maps the index of every neighbour that shared keys to its ``s`` public key.
+    """
+    masked = encoded
+    add: list[bytes] = [seed.prg_key(context)]
+    subtract: list[bytes] = []
+    for j, peer_public in peers.items():
+        key = pair_key(s_key, peer_public, context, index, j)
+        (add if j > index else subtract).append(key)
+    MaskExpander(masked.dtype.type).apply(masked, add=add, subtract=subtract)
+    return masked
+
+
+def unmask_sum(
+    total: npt.NDArray[Any],
+    *,
+    seeds: Sequence[MaskSeed],
+    dropped: Sequence[tuple[int, AgreementKey, Mapping[int, bytes]]],
+    context: RoundContext,
+) -> None:
+    """Remove masks from the sum of survivors' masked inputs, in place.
+
+    Parameters
+    ----------
+    total : ndarray
+        Sum of the survivors' masked inputs.
+    seeds : sequence of MaskSeed
+        The reconstructed self-mask seeds of every survivor.
+    dropped : sequence of (index, AgreementKey, {survivor index: s_pk})
+        For each silo that dropped after sharing: its index, its reconstructed ``s_sk`` and the
+        survivors that masked with it. Survivor ``i`` added ``+PRG(s_ij)`` when ``j > i`` and
+        ``-PRG(s_ij)`` otherwise, so the opposite is applied here.
+    context : RoundContext
+        The round.
+    """
+    add: list[bytes] = []
+    subtract = [seed.prg_key(context) for seed in seeds]
+    for j, key, survivors in dropped:
+        for i, public in survivors.items():
+            (subtract if j > i else add).append(pair_key(key, public, context, i, j))
+    MaskExpander(total.dtype.type).apply(total, add=add, subtract=subtract)

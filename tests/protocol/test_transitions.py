@@ -1,0 +1,79 @@
+"""Exhaustive (stage x message type) transitions of the client session (STYLE.md rule 8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fedseal.errors import ProtocolViolation, RoundAbortedError
+from fedseal.protocol import messages as m
+from fedseal.protocol.client import ClientStage
+
+from .test_attacks import Harness
+
+ACCEPTED = {
+    ClientStage.NEW: m.BeginRound,
+    ClientStage.ADVERTISED: m.KeyDirectory,
+    ClientStage.SHARED: m.ShareDelivery,
+    ClientStage.MASKED: m.ConsistencyRequest,
+    ClientStage.SIGNED: m.UnmaskRequest,
+}
+
+
+def _sample(kind: type, params: m.RoundParams) -> Any:
+    ctx = ("dep-test", 1)
+    return {
+        m.BeginRound: m.BeginRound(params),
+        m.AdvertiseKeys: m.AdvertiseKeys(*ctx, "silo-00", bytes(32), bytes(32), bytes(64)),
+        m.KeyDirectory: m.KeyDirectory(*ctx, ()),
+        m.ShareKeys: m.ShareKeys(*ctx, "silo-00", ()),
+        m.ShareDelivery: m.ShareDelivery(*ctx, ()),
+        m.MaskedInput: m.MaskedInput(*ctx, "silo-00", np.zeros(16, np.uint32)),
+        m.ConsistencyRequest: m.ConsistencyRequest(*ctx, ()),
+        m.ConsistencySignature: m.ConsistencySignature(*ctx, "silo-00", bytes(64)),
+        m.UnmaskRequest: m.UnmaskRequest(*ctx, (), (), ()),
+        m.UnmaskResponse: m.UnmaskResponse(*ctx, "silo-00", (), ()),
+        m.AbortRound: m.AbortRound(*ctx, "test"),
+    }[kind]
+
+
+def _harness_at(stage: ClientStage) -> Harness:
+    h = Harness()
+    steps = list(ACCEPTED).index(stage) if stage in ACCEPTED else 5
+    for _ in range(steps):
+        h.step()
+    assert h.clients["silo-00"].stage is stage
+    return h
+
+
+MESSAGE_TYPES = [
+    m.BeginRound, m.AdvertiseKeys, m.KeyDirectory, m.ShareKeys, m.ShareDelivery, m.MaskedInput,
+    m.ConsistencyRequest, m.ConsistencySignature, m.UnmaskRequest, m.UnmaskResponse, m.AbortRound,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("stage", [*ACCEPTED, ClientStage.DONE])
+@pytest.mark.parametrize("kind", MESSAGE_TYPES)
+def test_every_unexpected_message_aborts_the_session(stage: ClientStage, kind: type) -> None:
+    if ACCEPTED.get(stage) is kind:
+        pytest.skip("the accepted message of this stage is covered by the round tests")
+    h = _harness_at(stage)
+    client = h.clients["silo-00"]
+    with pytest.raises((ProtocolViolation, RoundAbortedError)):
+        client.receive(_sample(kind, h.params))
+    assert client.stage in (ClientStage.ABORTED, ClientStage.DONE)
+    # Once ended, the session refuses everything, including the message it used to accept.
+    with pytest.raises(ProtocolViolation, match="already ended"):
+        client.receive(_sample(ACCEPTED.get(stage, m.BeginRound), h.params))
+
+
+def test_the_accepted_message_moves_exactly_one_stage() -> None:
+    h = Harness()
+    order = [*ACCEPTED, ClientStage.DONE]
+    for i in range(5):
+        assert h.clients["silo-00"].stage is order[i]
+        h.step()
+    assert h.clients["silo-00"].stage is ClientStage.DONE
+    assert h.server.result is not None

@@ -1,0 +1,69 @@
+"""House rules that must hold for the whole tree (DESIGN.md §2, STYLE.md rules 4 and 8)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+
+import fedseal
+
+SRC = Path(fedseal.__file__).parent
+CORE = ("secagg", "dp", "audit", "protocol")
+
+
+def _modules() -> list[Path]:
+    return [p for p in SRC.rglob("*.py") if "_pb" not in p.parts]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", CORE)
+def test_sans_io_core_never_imports_grpc_or_protobuf(package: str) -> None:
+    for path in (SRC / package).rglob("*.py"):
+        if package == "protocol" and "wire" in path.parts:
+            continue
+        bad = {n for n in _imports(path) if n.split(".")[0] in ("grpc", "google")}
+        assert not bad, f"{path} imports {bad}"
+
+
+def test_no_pickle_eval_or_pickled_numpy_anywhere() -> None:
+    pattern = re.compile(
+        r"import pickle|from pickle|allow_pickle\s*=\s*True|(?<![.\w])eval\(|cloudpickle"
+    )
+    for path in _modules():
+        assert not pattern.search(path.read_text()), path
+
+
+def test_secure_aggregation_core_uses_no_global_rng_or_clock() -> None:
+    for package in ("secagg", "protocol"):
+        for path in (SRC / package).rglob("*.py"):
+            imported = _imports(path)
+            assert "random" not in imported and "time" not in imported, path
+            text = path.read_text()
+            assert ("np.random" not in text and "os.urandom" not in text) or path.name in (
+                "randomness.py"
+            ), path
+
+
+def test_every_module_has_a_docstring_and_all_is_complete() -> None:
+    for info in pkgutil.walk_packages(fedseal.__path__, "fedseal."):
+        if "._pb" in info.name:
+            continue
+        module = importlib.import_module(info.name)
+        assert module.__doc__ and module.__doc__.strip(), info.name
+        for name in getattr(module, "__all__", ()):
+            assert hasattr(module, name), f"{info.name}.__all__ names missing {name}"
