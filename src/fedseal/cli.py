@@ -20,11 +20,13 @@ __all__ = ["main"]
 #: Top-level commands: name -> module with ``register(subparsers)``.
 COMMANDS: dict[str, str] = {
     "simulate": "fedseal.simulate_cli",
+    "audit": "fedseal.audit.cli",
 }
 
 #: ``fedseal bench NAME``: name -> module with ``add_arguments(parser)`` and ``run(args) -> dict``.
 BENCHMARKS: dict[str, str] = {
     "secagg": "fedseal.bench.secagg",
+    "audit": "fedseal.bench.audit",
 }
 
 

@@ -1,0 +1,114 @@
+"""What a witness keeps: the checkpoints it co-signed, to hold a party to its history later.
+
+A silo co-signs the server's round checkpoint and stores it here (JSON Lines, one canonical
+checkpoint record per line, fsynced). ``fedseal audit verify SERVER_LOG --witness FILE`` then
+checks that the server's log still contains, at ``seq == size``, a checkpoint entry equal to
+every stored one: a truncated, rewritten or re-signed log contradicts at least one of them.
+This is the "gossip" defence of RFC 6962 §5.4 / RFC 9162 §8.1.4 in its simplest form.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from fedseal.audit.canonical import canonical_bytes
+from fedseal.audit.checkpoint import Checkpoint
+from fedseal.audit.events import CHECKPOINT
+from fedseal.errors import AuditIntegrityError, ConfigError, ProtocolViolation
+
+__all__ = ["WitnessStore", "load_checkpoints"]
+
+
+def _checkpoint_from_entry(obj: dict[str, object]) -> Checkpoint:
+    details = obj.get("details")
+    if not isinstance(details, dict):
+        raise AuditIntegrityError("checkpoint entry has no details object")
+    record = dict(details)
+    record["party"] = obj.get("party")
+    record["time"] = obj.get("time")
+    return Checkpoint.from_record(record)
+
+
+def load_checkpoints(path: str | os.PathLike[str]) -> list[Checkpoint]:
+    """Read checkpoints from a witness store *or* from an audit log (its checkpoint entries).
+
+    Lines that are not complete JSON objects (for example a torn last line) are skipped.
+    Signatures are not verified here; the verifier does that.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read witness file {path}: {exc.strerror}") from None
+    out: list[Checkpoint] = []
+    for raw in data.split(b"\n"):
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        try:
+            if "event" in obj:
+                if obj["event"] == CHECKPOINT:
+                    out.append(_checkpoint_from_entry(obj))
+            else:
+                out.append(Checkpoint.from_record(obj))
+        except (AuditIntegrityError, ConfigError):
+            continue
+    return out
+
+
+class WitnessStore:
+    """Append-only file of checkpoints this party co-signed.
+
+    Parameters
+    ----------
+    path
+        The store's file (created if missing), e.g. ``DIR/silos/<silo>/witnessed.jsonl``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._seen: dict[tuple[str, int], Checkpoint] = {}
+        if self.path.exists():
+            for cp in load_checkpoints(self.path):
+                self._seen[(cp.party, cp.size)] = cp
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """All stored checkpoints, ordered by party and size."""
+        return [self._seen[k] for k in sorted(self._seen)]
+
+    def add(self, checkpoint: Checkpoint) -> None:
+        """Store ``checkpoint`` durably (call it after ``Checkpoint.cosign`` succeeded).
+
+        Storing the same checkpoint twice is a no-op.
+
+        Raises
+        ------
+        ProtocolViolation
+            If a different checkpoint of the same party and size is already stored: the
+            party has shown two histories (keep both files; they are the evidence).
+        """
+        key = (checkpoint.party, checkpoint.size)
+        old = self._seen.get(key)
+        if old is not None:
+            if old.to_record() == checkpoint.to_record():
+                return
+            raise ProtocolViolation(
+                f"{checkpoint.party} signed two different checkpoints of size {checkpoint.size}"
+            )
+        line = canonical_bytes(checkpoint.to_record()) + b"\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._seen[key] = checkpoint
