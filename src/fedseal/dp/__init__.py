@@ -1,1 +1,1 @@
-"""Differential privacy on each silo (DP-SGD via Opacus), the per-silo privacy ledger and reports."""
+"""Differential privacy on each silo (DP-SGD via Opacus), the privacy ledger and reports."""
