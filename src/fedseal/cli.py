@@ -21,12 +21,15 @@ __all__ = ["main"]
 COMMANDS: dict[str, str] = {
     "simulate": "fedseal.simulate_cli",
     "audit": "fedseal.audit.cli",
+    "privacy": "fedseal.dp.cli",
 }
 
 #: ``fedseal bench NAME``: name -> module with ``add_arguments(parser)`` and ``run(args) -> dict``.
 BENCHMARKS: dict[str, str] = {
     "secagg": "fedseal.bench.secagg",
     "audit": "fedseal.bench.audit",
+    "dp": "fedseal.bench.dp",
+    "paillier": "fedseal.bench.paillier",
 }
 
 
