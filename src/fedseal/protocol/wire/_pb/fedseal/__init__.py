@@ -1,0 +1,1 @@
+"""Generated code for the fedseal protobuf package (see proto/generate.py)."""
