@@ -1,0 +1,501 @@
+"""The server's and the silos' TOML configs: frozen, validated dataclasses and their loaders.
+
+``fedseal provision`` (:func:`provision`, defined in :mod:`fedseal.deploy.provision` and
+re-exported here) writes ``server/server.toml`` and one ``silos/<name>/silo.toml`` per silo;
+``fedseal server --config`` and ``fedseal client --config`` read them with
+:func:`load_server_config` and :func:`load_silo_config`. Every option has a default that suits
+the demo, except what identifies the deployment (its id, the silo names and their Ed25519
+public keys). Paths in a file are relative to that file's directory, so a party's folder can
+be copied to its machine as a whole.
+
+Mistakes fail loudly and early: an unknown key (a typo) is refused rather than ignored, and
+every :class:`~fedseal.errors.ConfigError` names the file and the key. The quantization bound
+of DESIGN §3 (``n * max_weight * (2^bits - 1) < 2^modulus_bits``) is checked here already.
+
+Standard library only at import time (:mod:`tomllib` reads TOML).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from fedseal.deploy.checks import (
+    check_address,
+    check_deployment_id,
+    check_directory,
+    check_float,
+    check_int,
+    check_public_key,
+    check_silo_name,
+    read_table,
+    read_toml,
+)
+from fedseal.deploy.keyfile import load_identity_key, read_tls
+from fedseal.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fedseal.deploy.provision import ProvisionResult, provision
+    from fedseal.dp.config import DPConfig
+
+__all__ = [
+    "DPSettings",
+    "ProvisionResult",
+    "ServerConfig",
+    "SiloConfig",
+    "TlsFiles",
+    "load_identity_key",
+    "load_server_config",
+    "load_silo_config",
+    "provision",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # ``provision`` is defined in fedseal.deploy.provision, which imports this module.
+    if name in ("provision", "ProvisionResult"):
+        import importlib
+
+        return getattr(importlib.import_module("fedseal.deploy.provision"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+#: Noise multiplier used when a silo's ``[dp]`` table gives neither it nor ``target_epsilon``.
+DEFAULT_NOISE_MULTIPLIER = 1.0
+
+
+def _path(name: str, value: object) -> Path:
+    if isinstance(value, str | os.PathLike) and str(value):
+        return Path(value)
+    raise ConfigError(f"{name} must be a path, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TlsFiles:
+    """A party's mutual-TLS files: the deployment CA, its own certificate and private key."""
+
+    ca_cert: Path
+    cert: Path
+    key: Path
+
+    def __post_init__(self) -> None:
+        for name in ("ca_cert", "cert", "key"):
+            object.__setattr__(self, name, _path(f"tls.{name}", getattr(self, name)))
+
+    def read(self) -> tuple[bytes, bytes, bytes]:
+        """Return ``(ca_pem, cert_pem, key_pem)`` for ``grpc.ssl_*_credentials``.
+
+        Raises
+        ------
+        ConfigError
+            If a file is missing or unreadable, the key is readable by every user, the key
+            does not match the certificate, the CA did not issue it, or it has expired.
+
+        Warnings
+        --------
+        ``key_pem`` is the private key: pass it to the TLS library and drop it; never log it.
+        """
+        return read_tls(self.ca_cert, self.cert, self.key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """The coordinator's settings (``server.toml``).
+
+    Parameters
+    ----------
+    deployment_id : str
+        Bound into every signature and key derivation; a silo of another deployment is refused.
+    listen : str
+        ``host:port`` to serve on (``[::1]:50051`` for IPv6; port 0 picks a free port).
+    tls : TlsFiles
+        Deployment CA, server certificate and key. Silos are identified by the CN of their
+        client certificate, which must chain to this CA.
+    identity_key : Path
+        The server's Ed25519 identity key (signs audit checkpoints).
+    silos : tuple of str
+        Every provisioned silo (stored sorted). Those not in ``revoked`` may connect.
+    revoked : tuple of str
+        Silos refused even with a valid certificate. Each must be one of ``silos``.
+    identities : mapping of str to str
+        Every silo's Ed25519 public key, hex: the secure-aggregation directory.
+    state_dir, audit_log : Path
+        The server's durable round state and its audit log.
+    rounds : int
+        Training rounds to run.
+    min_silos : int
+        Fewest ready silos to start a round (at least 2).
+    aggregation : {"masking", "none"}
+        ``"none"`` sends updates in clear: insecure, for benchmarking only.
+    stage_timeout_s, train_timeout_s, connect_timeout_s : float
+        Seconds before a silent silo counts as dropped in a protocol stage or in training, and
+        how long to wait for silos to connect before a round.
+    chunk_bytes, max_message_bytes : int
+        Streaming chunk size and the hard limit on any one gRPC message.
+    clip, bits, max_weight, modulus_bits
+        Quantization (see :class:`fedseal.secagg.quantize.QuantizationSpec`).
+
+    Raises
+    ------
+    ConfigError
+        Naming the parameter, for any value out of range.
+    """
+
+    deployment_id: str
+    listen: str
+    tls: TlsFiles
+    identity_key: Path
+    silos: tuple[str, ...]
+    revoked: tuple[str, ...] = ()
+    identities: Mapping[str, str] = field(hash=False)
+    state_dir: Path
+    audit_log: Path
+    rounds: int = 10
+    min_silos: int = 2
+    aggregation: str = "masking"
+    stage_timeout_s: float = 30.0
+    train_timeout_s: float = 120.0
+    connect_timeout_s: float = 60.0
+    chunk_bytes: int = 1 << 20
+    max_message_bytes: int = 64 << 20
+    clip: float = 1.0
+    bits: int = 16
+    max_weight: int = 1000
+    modulus_bits: int = 32
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        check_deployment_id(self.deployment_id)
+        check_address("listen", self.listen, allow_port_zero=True)
+        if not isinstance(self.tls, TlsFiles):
+            raise ConfigError(f"tls must be a TlsFiles, got {type(self.tls).__name__}")
+        for name in ("identity_key", "state_dir", "audit_log"):
+            set_(self, name, _path(name, getattr(self, name)))
+        silos, identities = check_directory(self.silos, self.identities)
+        set_(self, "silos", silos)
+        set_(self, "identities", identities)
+        if isinstance(self.revoked, str):
+            raise ConfigError(f"revoked must be a list of silo names, got {self.revoked!r}")
+        revoked = tuple(sorted({check_silo_name(s, "revoked") for s in self.revoked}))
+        unknown = [s for s in revoked if s not in silos]
+        if unknown:
+            raise ConfigError(f"revoked names {unknown[0]!r}, which is not one of silos")
+        set_(self, "revoked", revoked)
+        check_int("rounds", self.rounds, low=1)
+        admitted = len(silos) - len(revoked)
+        check_int("min_silos", self.min_silos, low=2)
+        if self.min_silos > admitted:
+            raise ConfigError(
+                f"min_silos ({self.min_silos}) exceeds the {admitted} silos allowed to connect"
+            )
+        if self.aggregation not in ("masking", "none"):
+            raise ConfigError(f"aggregation must be 'masking' or 'none', got {self.aggregation!r}")
+        for name in ("stage_timeout_s", "train_timeout_s", "connect_timeout_s", "clip"):
+            set_(self, name, check_float(name, getattr(self, name)))
+        _check_message_sizes(self.chunk_bytes, self.max_message_bytes)
+        check_int("bits", self.bits, low=1, high=32)
+        check_int("max_weight", self.max_weight, low=1)
+        if self.modulus_bits not in (32, 64) or isinstance(self.modulus_bits, bool):
+            raise ConfigError(f"modulus_bits must be 32 or 64, got {self.modulus_bits!r}")
+        largest = len(silos) * self.max_weight * ((1 << self.bits) - 1)
+        if largest >= 1 << self.modulus_bits:
+            raise ConfigError(
+                "the aggregate could wrap around: len(silos) * max_weight * (2^bits - 1) = "
+                f"{len(silos)} * {self.max_weight} * (2^{self.bits} - 1) >= 2^{self.modulus_bits}"
+                "; lower bits or max_weight, or set modulus_bits = 64"
+            )
+
+    @property
+    def admitted(self) -> frozenset[str]:
+        """The silos allowed to connect: ``silos`` minus ``revoked``."""
+        return frozenset(self.silos) - frozenset(self.revoked)
+
+
+def _check_message_sizes(chunk_bytes: object, max_message_bytes: object) -> None:
+    chunk = check_int("chunk_bytes", chunk_bytes, low=1)
+    # gRPC takes message limits as a signed 32-bit int.
+    limit = check_int("max_message_bytes", max_message_bytes, low=1024, high=(1 << 31) - 1)
+    if chunk > limit - 1024:
+        raise ConfigError(
+            f"chunk_bytes ({chunk}) must leave 1 KiB of max_message_bytes ({limit}) for framing"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DPSettings:
+    """A silo's differential-privacy settings; mirrors :class:`fedseal.dp.config.DPConfig`.
+
+    ``enabled = False`` trains without DP. With neither ``noise_multiplier`` nor
+    ``target_epsilon`` given, ``noise_multiplier`` is ``DEFAULT_NOISE_MULTIPLIER`` (1.0). The
+    noise always comes from a CSPRNG (``DPConfig.secure_rng`` cannot be switched off here).
+
+    Raises
+    ------
+    ConfigError
+        As :class:`~fedseal.dp.config.DPConfig` does, naming the parameter.
+    """
+
+    enabled: bool = True
+    epsilon_budget: float = 8.0
+    delta: float = 1e-5
+    noise_multiplier: float | None = None
+    target_epsilon: float | None = None
+    planned_rounds: int | None = None
+    max_grad_norm: float = 1.0
+    accountant: str = "rdp"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise ConfigError(f"enabled must be true or false, got {self.enabled!r}")
+        if self.noise_multiplier is None and self.target_epsilon is None:
+            object.__setattr__(self, "noise_multiplier", DEFAULT_NOISE_MULTIPLIER)
+        self._dp_config()  # validates every field, even when DP is disabled
+
+    def _dp_config(self) -> DPConfig:
+        from fedseal.dp.config import DPConfig
+
+        return DPConfig(
+            epsilon_budget=self.epsilon_budget,
+            noise_multiplier=self.noise_multiplier,
+            target_epsilon=self.target_epsilon,
+            planned_rounds=self.planned_rounds,
+            max_grad_norm=self.max_grad_norm,
+            delta=self.delta,
+            accountant=cast(Any, self.accountant),
+        )
+
+    def to_dp_config(self) -> DPConfig | None:
+        """The :class:`~fedseal.dp.config.DPConfig` to train with, or None if DP is off."""
+        return self._dp_config() if self.enabled else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiloConfig:
+    """One silo's settings (``silo.toml``).
+
+    Parameters
+    ----------
+    deployment_id : str
+        Must equal the server's.
+    silo : str
+        This silo's name: the CN of its certificate.
+    server_address : str
+        ``host:port`` of the server (silos only connect outwards).
+    server_name : str
+        The name the server's certificate must carry (TLS hostname check).
+    tls : TlsFiles
+        Deployment CA, this silo's client certificate and key.
+    identity_key : Path
+        This silo's Ed25519 identity key.
+    identities : mapping of str to str
+        Every silo's Ed25519 public key, hex (must include this silo).
+    server_identity : str
+        The server's Ed25519 public key, hex: verifies the server's audit checkpoints.
+    state_dir, audit_log : Path
+        This silo's durable state (privacy ledger, ...) and its audit log.
+    dp : DPSettings
+    reconnect_max_s : float
+        Cap of the reconnection back-off.
+    chunk_bytes, max_message_bytes : int
+        As for the server.
+    corruption : float
+        The fraction of silos this silo assumes may collude with the server, ``[0, 0.5)``; it
+        sets the smallest secret-sharing threshold the silo accepts.
+    allow_plaintext : bool
+        Whether this silo takes part in rounds with ``aggregation = "none"`` (its update in
+        clear). False by default: a server cannot switch a silo to plaintext on its own.
+
+    Raises
+    ------
+    ConfigError
+        Naming the parameter, for any value out of range.
+    """
+
+    deployment_id: str
+    silo: str
+    server_address: str
+    server_name: str = "localhost"
+    tls: TlsFiles
+    identity_key: Path
+    identities: Mapping[str, str] = field(hash=False)
+    server_identity: str
+    state_dir: Path
+    audit_log: Path
+    dp: DPSettings = field(default_factory=DPSettings)
+    reconnect_max_s: float = 30.0
+    chunk_bytes: int = 1 << 20
+    max_message_bytes: int = 64 << 20
+    corruption: float = 0.05
+    allow_plaintext: bool = False
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        if not isinstance(self.allow_plaintext, bool):
+            raise ConfigError(f"allow_plaintext must be a bool, got {self.allow_plaintext!r}")
+        check_deployment_id(self.deployment_id)
+        check_silo_name(self.silo, "silo")
+        check_address("server_address", self.server_address, allow_port_zero=False)
+        if not isinstance(self.server_name, str) or not self.server_name.strip():
+            raise ConfigError(f"server_name must be a non-empty string, got {self.server_name!r}")
+        if not isinstance(self.tls, TlsFiles):
+            raise ConfigError(f"tls must be a TlsFiles, got {type(self.tls).__name__}")
+        for name in ("identity_key", "state_dir", "audit_log"):
+            set_(self, name, _path(name, getattr(self, name)))
+        _, identities = check_directory(tuple(self.identities), self.identities)
+        if self.silo not in identities:
+            raise ConfigError(f"identities has no public key for this silo ({self.silo!r})")
+        set_(self, "identities", identities)
+        set_(self, "server_identity", check_public_key("server_identity", self.server_identity))
+        if not isinstance(self.dp, DPSettings):
+            raise ConfigError(f"dp must be a DPSettings, got {type(self.dp).__name__}")
+        set_(self, "reconnect_max_s", check_float("reconnect_max_s", self.reconnect_max_s))
+        _check_message_sizes(self.chunk_bytes, self.max_message_bytes)
+        corruption = check_float("corruption", self.corruption, positive=False)
+        if not corruption < 0.5:
+            raise ConfigError(f"corruption must be in [0, 0.5), got {self.corruption!r}")
+        set_(self, "corruption", corruption)
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+_STR, _INT, _NUM, _BOOL, _STRS, _TABLE = "str", "int", "number", "bool", "strings", "table"
+#: Keys whose value is a path, resolved against the config file's directory.
+_PATH_KEYS = frozenset({"identity_key", "state_dir", "audit_log", "ca_cert", "cert", "key"})
+_COMMON: dict[str, str] = {
+    "deployment_id": _STR,
+    "identity_key": _STR,
+    "identities": _TABLE,
+    "state_dir": _STR,
+    "audit_log": _STR,
+    "chunk_bytes": _INT,
+    "max_message_bytes": _INT,
+    "tls": _TABLE,
+}
+_SERVER: dict[str, str] = _COMMON | {
+    "listen": _STR,
+    "silos": _STRS,
+    "revoked": _STRS,
+    "rounds": _INT,
+    "min_silos": _INT,
+    "aggregation": _STR,
+    "stage_timeout_s": _NUM,
+    "train_timeout_s": _NUM,
+    "connect_timeout_s": _NUM,
+    "clip": _NUM,
+    "bits": _INT,
+    "max_weight": _INT,
+    "modulus_bits": _INT,
+}
+_SILO: dict[str, str] = _COMMON | {
+    "silo": _STR,
+    "server_address": _STR,
+    "server_name": _STR,
+    "server_identity": _STR,
+    "dp": _TABLE,
+    "reconnect_max_s": _NUM,
+    "corruption": _NUM,
+    "allow_plaintext": _BOOL,
+}
+_TLS: dict[str, str] = {"ca_cert": _STR, "cert": _STR, "key": _STR}
+_DP: dict[str, str] = {
+    "enabled": _BOOL,
+    "epsilon_budget": _NUM,
+    "delta": _NUM,
+    "noise_multiplier": _NUM,
+    "target_epsilon": _NUM,
+    "planned_rounds": _INT,
+    "max_grad_norm": _NUM,
+    "accountant": _STR,
+}
+#: Defaults of the keys a file may leave out although the dataclass requires them.
+_SERVER_DEFAULTS = {
+    "listen": "127.0.0.1:50051",
+    "identity_key": "identity.key",
+    "state_dir": "state",
+    "audit_log": "audit.jsonl",
+}
+_SILO_DEFAULTS = _SERVER_DEFAULTS | {"server_address": _SERVER_DEFAULTS["listen"]}
+del _SILO_DEFAULTS["listen"]
+_SERVER_TLS = {"ca_cert": "ca.crt", "cert": "server.crt", "key": "server.key"}
+_SILO_TLS = {"ca_cert": "ca.crt", "cert": "silo.crt", "key": "silo.key"}
+
+_T = TypeVar("_T")
+
+
+def _build(
+    cls: Callable[..., _T], values: dict[str, Any], where: str, required: tuple[str, ...]
+) -> _T:
+    for key in required:
+        if key not in values:
+            raise ConfigError(f"{where}: missing key {key!r}")
+    try:
+        return cls(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _read(
+    path: str | os.PathLike[str],
+    kinds: Mapping[str, str],
+    defaults: Mapping[str, str],
+    tls_defaults: Mapping[str, str],
+) -> tuple[str, dict[str, Any]]:
+    """Read a config file's top level and its ``[tls]`` table; paths resolved."""
+    file, data = read_toml(path)
+    where, base = str(file), file.resolve().parent
+    values = read_table(data, kinds, where, base=base, paths=_PATH_KEYS, defaults=defaults)
+    tls = read_table(
+        values.get("tls", {}), _TLS, f"{where} [tls]", base=base, paths=_PATH_KEYS,
+        defaults=tls_defaults,
+    )  # fmt: skip
+    values["tls"] = _build(TlsFiles, tls, f"{where} [tls]", ())
+    return where, values
+
+
+def load_server_config(path: str | os.PathLike[str]) -> ServerConfig:
+    """Read and validate ``server.toml``.
+
+    Parameters
+    ----------
+    path
+        The config file. Relative paths inside it are relative to its directory.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or not TOML, has an unknown key, lacks ``deployment_id``,
+        ``silos`` or ``[identities]``, or holds a value of the wrong type or out of range.
+        The message names the file and the key.
+    """
+    where, values = _read(path, _SERVER, _SERVER_DEFAULTS, _SERVER_TLS)
+    for key in ("silos", "revoked"):
+        if key in values:
+            values[key] = tuple(values[key])
+    return _build(ServerConfig, values, where, ("deployment_id", "silos", "identities"))
+
+
+def load_silo_config(path: str | os.PathLike[str]) -> SiloConfig:
+    """Read and validate ``silo.toml``.
+
+    Parameters
+    ----------
+    path
+        The config file. Relative paths inside it are relative to its directory.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or not TOML, has an unknown key (also inside ``[tls]`` and
+        ``[dp]``), lacks ``deployment_id``, ``silo``, ``server_identity`` or
+        ``[identities]``, or holds a value of the wrong type or out of range. The message
+        names the file and the key.
+    """
+    where, values = _read(path, _SILO, _SILO_DEFAULTS, _SILO_TLS)
+    if "dp" in values:
+        dp = read_table(values["dp"], _DP, f"{where} [dp]", base=Path())
+        values["dp"] = _build(DPSettings, dp, f"{where} [dp]", ())
+    required = ("deployment_id", "silo", "server_identity", "identities")
+    return _build(SiloConfig, values, where, required)
