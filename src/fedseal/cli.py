@@ -22,6 +22,10 @@ COMMANDS: dict[str, str] = {
     "simulate": "fedseal.simulate_cli",
     "audit": "fedseal.audit.cli",
     "privacy": "fedseal.dp.cli",
+    "provision": "fedseal.deploy.cli",
+    "server": "fedseal.server.cli",
+    "client": "fedseal.client.cli",
+    "demo": "fedseal.demo.cli",
 }
 
 #: ``fedseal bench NAME``: name -> module with ``add_arguments(parser)`` and ``run(args) -> dict``.
@@ -30,6 +34,7 @@ BENCHMARKS: dict[str, str] = {
     "audit": "fedseal.bench.audit",
     "dp": "fedseal.bench.dp",
     "paillier": "fedseal.bench.paillier",
+    "grpc": "fedseal.bench.grpc",
 }
 
 

@@ -1,4 +1,4 @@
-"""``fedseal simulate`` (and, until the gRPC demo lands, ``fedseal demo``): FedAvg inside SecAgg."""
+"""``fedseal simulate``: FedAvg inside SecAgg with every silo in this process (no network)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ __all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
-    """Add ``simulate`` and ``demo`` to the ``fedseal`` command."""
+    """Add ``simulate`` to the ``fedseal`` command."""
     for name, help_text in (
         ("simulate", "FedAvg inside secure aggregation, all silos in this process"),
-        ("demo", "the demo: 5 hospitals, FedAvg inside SecAgg, one silo drops mid-round"),
     ):
         p = subparsers.add_parser(name, help=help_text)
         p.add_argument("--rounds", type=int, default=10)

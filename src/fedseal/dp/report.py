@@ -28,12 +28,14 @@ _FORMAT = "fedseal-privacy-report/1"
 
 
 def find_ledgers(state_dir: str | Path) -> list[Path]:
-    """Ledger files under ``state_dir``: a silo state dir, or a deployment with ``silos/*/``."""
+    """Ledger files: a silo state dir, or a deployment with ``silos/*/`` or ``silos/*/state/``."""
     root = Path(state_dir)
     single = root / LEDGER_FILENAME
     if single.is_file():
         return [single]
-    found = sorted(root.glob(f"silos/*/{LEDGER_FILENAME}"))
+    found = sorted(root.glob(f"silos/*/{LEDGER_FILENAME}")) or sorted(
+        root.glob(f"silos/*/state/{LEDGER_FILENAME}")  # the layout of `fedseal provision`
+    )
     if not found:
         raise ConfigError(
             f"no privacy ledger in {root} (looked for {LEDGER_FILENAME} and "

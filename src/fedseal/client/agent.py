@@ -1,0 +1,240 @@
+"""The silo agent's logic: one message from the server in, the replies out (no I/O of its own).
+
+Theory of operation
+-------------------
+:class:`SiloAgent` turns the server's requests into calls on the user's
+:class:`~fedseal.client.app.SiloApp` and on a fresh
+:class:`~fedseal.protocol.client.ClientSession` per round:
+
+- ``TrainRequest``: refuse a round id that is not newer than the last one this silo joined
+  (persisted in ``state_dir/silo-state.json`` *before* anything is trained, so a restart never
+  joins the same round twice), refuse plaintext aggregation unless the silo's own config allows
+  it, evaluate the global model, train, encode ``[w*update, w, w*metrics]`` and keep it for the
+  SecAgg session (answer ``TrainReady``). A privacy-budget refusal answers ``Abstain``.
+- SecAgg messages go to the round's session; a protocol violation ends the session (its secrets
+  are dropped) and answers ``AbortRound``.
+- ``CheckpointRequest``: verify the server's signed audit checkpoint against the server's
+  identity key, store it (a second, different checkpoint of the same size is evidence of a
+  forked history and is refused) and answer a co-signature.
+
+The transport calls :meth:`SiloAgent.connection_lost` when the stream breaks: the round in
+progress is abandoned (masks are never reused; the next round has fresh keys).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fedseal.audit import events as ev
+from fedseal.audit.canonical import decode_canonical
+from fedseal.audit.checkpoint import Checkpoint
+from fedseal.audit.log import AuditLog
+from fedseal.audit.witness import WitnessStore
+from fedseal.client.app import SiloApp
+from fedseal.errors import FedsealError, PrivacyBudgetExceeded, ProtocolViolation, RoundAbortedError
+from fedseal.protocol import control as c
+from fedseal.protocol import messages as m
+from fedseal.protocol.client import ClientPolicy, ClientSession, ClientStage
+from fedseal.secagg.hazmat.randomness import RandomSource, SystemRandomSource
+from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
+
+__all__ = ["FAULT_ENV", "SiloAgent"]
+
+log = logging.getLogger("fedseal.client")
+
+#: Fault injection for demos and tests: ``"kill-after-share:ROUND"`` makes the silo SIGKILL
+#: itself when its shares have been delivered in round ROUND (it shared keys, sent no input).
+FAULT_ENV = "FEDSEAL_FAULT"
+
+
+class SiloAgent:
+    """One silo's agent for the deployment's whole life. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        silo: str,
+        deployment_id: str,
+        identity_key: IdentityKey,
+        directory: Mapping[str, IdentityPublicKey],
+        server_identity: IdentityPublicKey,
+        app: SiloApp,
+        state_dir: Path,
+        audit: AuditLog | None = None,
+        policy: ClientPolicy | None = None,
+        allow_plaintext: bool = False,
+        rng: RandomSource | None = None,
+    ) -> None:
+        self.silo = silo
+        self.deployment_id = deployment_id
+        self._identity = identity_key
+        self._directory = dict(directory)
+        self._server_identity = server_identity
+        self._app = app
+        self._audit = audit
+        self._policy = policy or ClientPolicy()
+        self._allow_plaintext = allow_plaintext
+        self._rng = rng or SystemRandomSource()
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._state_path = state_dir / "silo-state.json"
+        self._witness = WitnessStore(state_dir / "witnessed-checkpoints.jsonl")
+        self.last_round = self._load_last_round()
+        self._session: ClientSession | None = None
+        self._fault = os.environ.get(FAULT_ENV, "")
+
+    def _load_last_round(self) -> int:
+        if not self._state_path.exists():
+            return 0
+        return int(json.loads(self._state_path.read_text())["last_round"])
+
+    def _save_last_round(self, round_id: int) -> None:
+        tmp = self._state_path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"last_round": round_id}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._state_path)
+        self.last_round = round_id
+
+    def _audit_event(
+        self, event: str, round_id: int | None, outcome: str = ev.SUCCESS, **details: Any
+    ) -> None:
+        if self._audit is not None:
+            self._audit.append(event, round=round_id, outcome=outcome, details=details)
+
+    def connection_lost(self) -> None:
+        """The stream broke: abandon the round in progress (its secrets are dropped)."""
+        self._session = None
+
+    def handle(self, message: c.ToSilo) -> tuple[list[c.ToServer], bool]:
+        """Process one server message; returns ``(replies, finished)``."""
+        if isinstance(message, c.Finish):
+            log.info("server finished the deployment: %s", message.reason)
+            return [], True
+        if isinstance(message, c.TrainRequest):
+            return self._on_train(message), False
+        if isinstance(message, c.CheckpointRequest):
+            return self._on_checkpoint(message), False
+        return self._on_secagg(message), False
+
+    # -- training -----------------------------------------------------------------------------
+
+    def _on_train(self, req: c.TrainRequest) -> list[c.ToServer]:
+        def abstain(reason: str) -> list[c.ToServer]:
+            log.warning("round %d: abstaining: %s", req.round_id, reason)
+            return [c.Abstain(self.deployment_id, req.round_id, self.silo, reason)]
+
+        if req.deployment_id != self.deployment_id:
+            return abstain("request for another deployment")
+        if req.round_id <= self.last_round:
+            return abstain(f"round {req.round_id} is not newer than round {self.last_round}")
+        if req.aggregation == "none" and not self._allow_plaintext:
+            self._audit_event(
+                ev.ROUND_STARTED, req.round_id, ev.REFUSED, reason="plaintext aggregation"
+            )
+            return abstain("plaintext aggregation is not allowed by this silo's config")
+        if req.aggregation not in c.AGGREGATION_MODES:
+            return abstain(f"unknown aggregation {req.aggregation!r}")
+        previous = self.last_round
+        self._save_last_round(req.round_id)
+        self._session = None
+        config = {"round": req.round_id, **dict(req.config)}
+        weights = np.asarray(req.weights, dtype=np.float64)
+        loss, _, eval_metrics = self._app.evaluate(weights, config)
+        try:
+            new_weights, n, fit_metrics = self._app.fit(weights, config)
+        except PrivacyBudgetExceeded as exc:
+            self._audit_event(
+                ev.DP_BUDGET_REFUSED,
+                req.round_id,
+                ev.REFUSED,
+                silo=self.silo,
+                reason=str(exc)[:300],
+            )
+            return abstain(f"privacy budget: {exc}")
+        if "epsilon" in fit_metrics:
+            self._audit_event(
+                ev.DP_EPSILON_SPENT, req.round_id, silo=self.silo,
+                epsilon_total=float(fit_metrics["epsilon"]),
+                delta=float(fit_metrics.get("delta", 0.0)),
+            )  # fmt: skip
+        spec = req.quantization
+        update = np.asarray(new_weights, dtype=np.float64).ravel() - weights
+        weight = max(1, min(int(n), spec.max_weight))
+        metrics = [float(loss), float(eval_metrics.get("accuracy", 0.0))]
+        encoded = spec.encode(update, weight=weight, metrics=metrics, rng=self._rng)
+        if req.aggregation == "none":
+            return [c.PlaintextInput(self.deployment_id, req.round_id, self.silo, encoded)]
+        session = ClientSession(
+            silo_id=self.silo,
+            deployment_id=self.deployment_id,
+            identity_key=self._identity,
+            directory=self._directory,
+            rng=self._rng,
+            policy=self._policy,
+            last_round=previous,
+        )
+        session.provide_input(encoded)
+        self._session = session
+        return [c.TrainReady(self.deployment_id, req.round_id, self.silo)]
+
+    # -- secure aggregation -------------------------------------------------------------------
+
+    def _on_secagg(self, message: c.ToSilo) -> list[c.ToServer]:
+        session = self._session
+        round_id = getattr(
+            message, "round_id", getattr(getattr(message, "params", None), "round_id", -1)
+        )
+        if session is None or round_id != self.last_round:
+            if not isinstance(message, m.AbortRound):
+                log.info("ignoring %s for a round this silo is not in", type(message).__name__)
+            return []
+        if isinstance(message, m.ShareDelivery) and self._fault == f"kill-after-share:{round_id}":
+            log.warning("fault injection: killing this silo after it shared its keys")
+            os.kill(os.getpid(), signal.SIGKILL)
+        try:
+            replies = session.receive(message)  # type: ignore[arg-type]
+        except RoundAbortedError as exc:
+            self._session = None
+            log.warning("round %d aborted: %s", round_id, exc)
+            return []
+        except ProtocolViolation as exc:
+            self._session = None
+            log.error("round %d: server violated the protocol: %s", round_id, exc)
+            self._audit_event(
+                ev.UNMASK_REFUSED, round_id, ev.REFUSED, silo=self.silo, reason=str(exc)[:300]
+            )
+            return [m.AbortRound(self.deployment_id, round_id, "silo refused: protocol violation")]
+        if isinstance(message, m.BeginRound):
+            p = message.params
+            self._audit_event(
+                ev.ROUND_STARTED, round_id, n=len(p.participants), t=p.threshold, k=p.k,
+                graph=p.graph.value, participants=list(p.participants),
+            )  # fmt: skip
+        if session.stage is ClientStage.DONE:
+            self._audit_event(ev.UNMASK_ANSWERED, round_id, silo=self.silo)
+            self._session = None
+        return list(replies)  # type: ignore[arg-type]
+
+    # -- attestation --------------------------------------------------------------------------
+
+    def _on_checkpoint(self, req: c.CheckpointRequest) -> list[c.ToServer]:
+        try:
+            checkpoint = Checkpoint.from_record(decode_canonical(req.checkpoint))
+            checkpoint.verify(self._server_identity)
+            signature = checkpoint.cosign(self._identity, server_key=self._server_identity)
+            self._witness.add(checkpoint)
+        except (FedsealError, ValueError, TypeError, KeyError) as exc:
+            log.error("refusing to co-sign the server's checkpoint: %s", exc)
+            return []
+        if self._audit is not None:
+            self._audit.checkpoint(round=req.round_id)
+        return [c.CheckpointCosign(self.deployment_id, req.round_id, self.silo, signature)]

@@ -1,0 +1,82 @@
+"""The user-facing silo API: a small, framework-agnostic object that trains on the silo's data.
+
+``fedseal client --app module:function`` imports ``module`` and calls ``function(context)``
+with a :class:`SiloContext`; it must return an object with the three methods of
+:class:`SiloApp`. Weights are one flat ``float64`` numpy vector (the app reshapes as it likes);
+the app never sees keys, masks or the network.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from fedseal.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fedseal.dp.config import DPConfig
+
+__all__ = ["SiloApp", "SiloContext", "load_app"]
+
+Weights = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class SiloContext:
+    """What the silo agent tells the app: who it is, where it may keep state, its DP settings."""
+
+    silo: str
+    state_dir: Path
+    dp: DPConfig | None
+
+
+@runtime_checkable
+class SiloApp(Protocol):
+    """What a silo's training code provides."""
+
+    def get_weights(self) -> Weights:
+        """The app's current model as one flat vector."""
+
+    def fit(
+        self, weights: Weights, config: Mapping[str, Any]
+    ) -> tuple[Weights, int, Mapping[str, float]]:
+        """Train from ``weights``; return ``(new_weights, num_examples, metrics)``.
+
+        ``config["round"]`` is the round id. May raise
+        :class:`~fedseal.errors.PrivacyBudgetExceeded` to abstain from the round.
+        """
+
+    def evaluate(
+        self, weights: Weights, config: Mapping[str, Any]
+    ) -> tuple[float, int, Mapping[str, float]]:
+        """Evaluate ``weights`` on local data: ``(loss, num_examples, {"accuracy": ...})``."""
+
+
+def load_app(spec: str, context: SiloContext) -> SiloApp:
+    """Import ``module:function`` and return ``function(context)``.
+
+    Raises
+    ------
+    ConfigError
+        If the spec is malformed, cannot be imported, or the object lacks the methods.
+    """
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr.isidentifier():
+        raise ConfigError(f"--app must look like 'package.module:function', got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import {module_name!r} for --app: {exc}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ConfigError(f"{spec!r}: {attr!r} is not a callable in {module_name!r}")
+    app = factory(context)
+    if not isinstance(app, SiloApp):
+        raise ConfigError(f"{spec!r} returned an object without get_weights/fit/evaluate")
+    return app

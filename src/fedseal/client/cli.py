@@ -1,0 +1,31 @@
+"""``fedseal client --config FILE --app module:function``: run one silo's agent.
+
+Imports only the standard library at import time (grpc, torch and the app load in the handler).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``fedseal client`` to the command line."""
+    p = subparsers.add_parser("client", help="run a silo agent (dials out to the coordinator)")
+    p.add_argument("--config", required=True, type=Path, help="silo.toml from fedseal provision")
+    p.add_argument(
+        "--app",
+        required=True,
+        metavar="MODULE:FUNCTION",
+        help="function(context) returning an object with get_weights/fit/evaluate",
+    )
+    p.set_defaults(handler=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from fedseal.client.run import run_silo
+
+    return run_silo(args.config, args.app)

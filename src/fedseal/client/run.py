@@ -1,0 +1,72 @@
+"""Wire one silo together from its config: identity, audit log, app, agent and transport."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from fedseal.audit import events as ev
+from fedseal.audit.log import AuditLog
+from fedseal.client.agent import SiloAgent
+from fedseal.client.app import SiloApp, SiloContext, load_app
+from fedseal.client.grpc_client import GrpcSiloClient
+from fedseal.deploy.config import SiloConfig, load_identity_key, load_silo_config
+from fedseal.protocol.client import ClientPolicy
+from fedseal.protocol.wire.channel import TransportLimits
+from fedseal.secagg.identity import IdentityPublicKey
+
+__all__ = ["make_client", "run_silo"]
+
+
+def make_client(
+    config: SiloConfig,
+    app: SiloApp,
+    *,
+    audit: AuditLog | None,
+    agent_type: Callable[..., SiloAgent] = SiloAgent,
+    give_up_after_s: float = 600.0,
+) -> GrpcSiloClient:
+    """The silo's agent and transport, ready to :meth:`~GrpcSiloClient.run`."""
+    identity = load_identity_key(config.identity_key)
+    directory = {s: IdentityPublicKey(bytes.fromhex(h)) for s, h in config.identities.items()}
+    agent = agent_type(
+        silo=config.silo,
+        deployment_id=config.deployment_id,
+        identity_key=identity,
+        directory=directory,
+        server_identity=IdentityPublicKey(bytes.fromhex(config.server_identity)),
+        app=app,
+        state_dir=Path(config.state_dir),
+        audit=audit,
+        policy=ClientPolicy(corruption=config.corruption),
+        allow_plaintext=config.allow_plaintext,
+    )
+    return GrpcSiloClient(
+        agent,
+        address=config.server_address,
+        server_name=config.server_name,
+        tls=config.tls.read(),
+        limits=TransportLimits(
+            chunk_bytes=config.chunk_bytes, max_message_bytes=config.max_message_bytes
+        ),
+        reconnect_max_s=config.reconnect_max_s,
+        give_up_after_s=give_up_after_s,
+    )
+
+
+def run_silo(config_path: str | os.PathLike[str], app_spec: str) -> int:
+    """Run the silo described by ``config_path`` with the app ``module:function``."""
+    config = load_silo_config(config_path)
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s {config.silo} %(levelname)s %(message)s"
+    )
+    state_dir = Path(config.state_dir)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    app = load_app(app_spec, SiloContext(config.silo, state_dir, config.dp.to_dp_config()))
+    config.audit_log.parent.mkdir(parents=True, exist_ok=True)
+    identity = load_identity_key(config.identity_key)
+    with AuditLog(config.audit_log, party=config.silo, identity=identity) as audit:
+        audit.append(ev.PARTY_STARTED, details={"role": "silo", "silo": config.silo})
+        return make_client(config, app, audit=audit).run()

@@ -1,0 +1,109 @@
+"""The demo's silo app: logistic regression (torch) on one hospital's share of breast-cancer data.
+
+``fedseal client --app fedseal.demo.app:make_app`` builds one of these per silo. The data is
+scikit-learn's bundled Wisconsin breast-cancer set, split non-IID across the deployment's silos
+exactly as :func:`fedseal.fedavg_sim.load_hospitals` does (the held-out 20 % stays with the demo,
+never with a silo). With DP settings the silo trains with DP-SGD through
+:class:`fedseal.dp.PrivateTrainer`, whose ledger lives in the silo's state directory; without,
+it runs plain full-batch gradient descent. Under DP the app sends no training metrics (they
+would be un-noised functions of the data): :meth:`DemoApp.evaluate` then reports zeros.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fedseal.client.app import SiloContext
+from fedseal.fedavg_sim import load_hospitals
+
+__all__ = ["DIM", "DemoApp", "make_app", "silo_names"]
+
+FEATURES = 30
+DIM = FEATURES + 1  # weights then bias, the order of torch.nn.Linear's state_dict
+_SILOS_ENV = "FEDSEAL_DEMO_SILOS"
+
+Weights = npt.NDArray[np.float64]
+
+
+def silo_names(n: int) -> list[str]:
+    """``hospital-a``, ``hospital-b``, ... (the demo's silo names)."""
+    return [f"hospital-{chr(ord('a') + i)}" for i in range(n)]
+
+
+class DemoApp:
+    """One hospital's training code (see the module docstring)."""
+
+    def __init__(self, context: SiloContext, *, n_silos: int) -> None:
+        import torch
+
+        torch.set_num_threads(1)
+        names = silo_names(n_silos)
+        silos, _ = load_hospitals(n_silos)
+        self.x, self.y = silos[names.index(context.silo)]
+        self.dp = context.dp
+        self._trainer: Any = None
+        if context.dp is not None:
+            from fedseal.dp import PrivacyLedger, PrivateTrainer
+
+            ledger = PrivacyLedger.open(context.state_dir, silo=context.silo, config=context.dp)
+            self._trainer = PrivateTrainer(
+                lambda: torch.nn.Linear(FEATURES, 1),
+                self.x,
+                self.y.astype(np.int64),
+                config=context.dp,
+                ledger=ledger,
+                batch_size=32,
+                steps_per_round=20,
+                learning_rate=0.5,
+            )
+
+    def get_weights(self) -> Weights:
+        return np.zeros(DIM)
+
+    def fit(
+        self, weights: Weights, config: Mapping[str, Any]
+    ) -> tuple[Weights, int, Mapping[str, float]]:
+        if self._trainer is None:
+            return _gradient_descent(weights, self.x, self.y), len(self.y), {}
+        split = [weights[:FEATURES].reshape(1, FEATURES), weights[FEATURES:]]
+        new, n, metrics = self._trainer.fit(split, int(config["round"]), config)
+        return np.concatenate([np.ravel(a) for a in new]).astype(np.float64), n, metrics
+
+    def evaluate(
+        self, weights: Weights, config: Mapping[str, Any]
+    ) -> tuple[float, int, Mapping[str, float]]:
+        if self.dp is not None:
+            return 0.0, len(self.y), {}
+        loss, accuracy = loss_and_accuracy(weights, self.x, self.y)
+        return loss, len(self.y), {"accuracy": accuracy}
+
+
+def loss_and_accuracy(w: Weights, x: Weights, y: Weights) -> tuple[float, float]:
+    """Logistic loss and accuracy of the flat weights ``w`` on ``(x, y)``."""
+    z = x @ w[:FEATURES] + w[FEATURES]
+    p = 1.0 / (1.0 + np.exp(-z))
+    eps = 1e-12
+    loss = -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps))
+    return float(loss), float(np.mean((p > 0.5) == y))
+
+
+def _gradient_descent(
+    w: Weights, x: Weights, y: Weights, *, epochs: int = 20, lr: float = 0.5
+) -> Weights:
+    w = w.copy()
+    for _ in range(epochs):
+        p = 1.0 / (1.0 + np.exp(-(x @ w[:FEATURES] + w[FEATURES])))
+        grad = p - y
+        w[:FEATURES] -= lr * (x.T @ grad / y.size + 1e-3 * w[:FEATURES])
+        w[FEATURES] -= lr * float(np.mean(grad))
+    return w
+
+
+def make_app(context: SiloContext) -> DemoApp:
+    """The ``--app`` factory; the number of silos comes from ``FEDSEAL_DEMO_SILOS`` (default 5)."""
+    return DemoApp(context, n_silos=int(os.environ.get(_SILOS_ENV, "5")))

@@ -1,0 +1,188 @@
+"""``fedseal demo``: the whole deployment on one machine, with real processes, mTLS and a crash.
+
+Provisions a deployment into ``--out`` (CA, certificates, identity keys, configs), starts
+``fedseal server`` and one ``fedseal client`` process per hospital on loopback, and trains
+logistic regression with FedAvg inside secure aggregation (and DP-SGD on every silo unless
+``--no-dp``). In round 2 one hospital is killed with SIGKILL right after it shared its keys, so
+its pair masks must be recovered; it is restarted for the next round. Every round is printed as
+a table row with a progress bar; at the end the audit logs are verified, the privacy report is
+written and ``summary.json`` records the rounds, the dropouts, the accuracy and the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from fedseal.demo.app import DIM, loss_and_accuracy, silo_names
+from fedseal.errors import ConfigError, FedsealError
+from fedseal.fedavg_sim import load_hospitals
+
+__all__ = ["DemoOptions", "run_demo"]
+
+_TIMEOUT_S = 240.0
+_APP = "fedseal.demo.app:make_app"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoOptions:
+    """What ``fedseal demo`` was asked to do."""
+
+    out: Path = Path("fedseal-demo")
+    rounds: int = 10
+    silos: int = 5
+    dp: bool = True
+    crash_round: int | None = 2
+    aggregation: str = "masking"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.rounds <= 1000:
+            raise ConfigError(f"--rounds must be in 1..1000, got {self.rounds}")
+        if not 3 <= self.silos <= 26:
+            raise ConfigError(f"--silos must be in 3..26, got {self.silos}")
+
+
+@dataclass
+class _Silo:
+    name: str
+    config: Path
+    log: IO[bytes]
+    process: subprocess.Popen[bytes]
+    restarted: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _fedseal(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fedseal.cli", *args]
+
+
+def _bar(done: int, total: int, width: int = 24) -> str:
+    filled = width * done // max(total, 1)
+    return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
+
+
+def _spawn_silo(opts: DemoOptions, name: str, out: Path, env: dict[str, str]) -> _Silo:
+    config = out / "silos" / name / "silo.toml"
+    log = open(out / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed in run_demo
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        _fedseal("client", "--config", str(config), "--app", _APP),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    return _Silo(name, config, log, process, env=env)
+
+
+def run_demo(opts: DemoOptions) -> dict[str, Any]:
+    """Run the demo; returns (and writes to ``out/summary.json``) its summary."""
+    from fedseal.deploy.demo_setup import prepare_demo_deployment
+
+    out = opts.out.resolve()
+    names = silo_names(opts.silos)
+    port = _free_port()
+    server_config = prepare_demo_deployment(
+        out, names, port=port, rounds=opts.rounds, dp=opts.dp, aggregation=opts.aggregation
+    )
+    (out / "logs").mkdir(exist_ok=True)
+    init_model = out / "init-model.npy"
+    np.save(init_model, np.zeros(DIM), allow_pickle=False)
+    state = out / "server" / "state"
+    rounds_file = state / "rounds.jsonl"
+    seen = len(rounds_file.read_text().splitlines()) if rounds_file.exists() else 0
+
+    env = {**os.environ, "FEDSEAL_DEMO_SILOS": str(opts.silos), "PYTHONUNBUFFERED": "1"}
+    started = time.monotonic()
+    dp = "on" if opts.dp else "off"
+    print(f"fedseal demo: {opts.silos} hospitals, {opts.rounds} rounds, "
+          f"aggregation={opts.aggregation}, DP={dp}, out={out}")  # fmt: skip
+    server_log = open(out / "logs" / "server.log", "ab")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        _fedseal("server", "--config", str(server_config), "--init-model", str(init_model)),
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    silos: dict[str, _Silo] = {}
+    _, (x_test, y_test) = load_hospitals(opts.silos)
+    rows: list[dict[str, Any]] = []
+    try:
+        time.sleep(0.5)
+        victim = names[-1] if opts.crash_round is not None else None
+        for name in names:
+            silo_env = dict(env)
+            if name == victim:
+                silo_env["FEDSEAL_FAULT"] = f"kill-after-share:{opts.crash_round}"
+            silos[name] = _spawn_silo(opts, name, out, silo_env)
+        print(f"{'round':>5}  {'survivors':>9}  {'dropped (stage)':<28}  {'test acc':>8}  progress")
+        deadline = time.monotonic() + _TIMEOUT_S
+        while server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            for silo in silos.values():
+                if silo.process.poll() is not None and not silo.restarted and silo.name == victim:
+                    silo.log.close()
+                    fresh = _spawn_silo(opts, silo.name, out, {**env})
+                    fresh.restarted = True
+                    silos[silo.name] = fresh
+                    break
+            lines = rounds_file.read_text().splitlines() if rounds_file.exists() else []
+            for line in lines[seen:]:
+                rows.append(_show_row(json.loads(line), state, x_test, y_test, opts.rounds))
+            seen = len(lines)
+        if server.poll() is None:
+            raise FedsealError(
+                f"the demo did not finish within {_TIMEOUT_S:.0f} s (see {out}/logs)"
+            )
+        lines = rounds_file.read_text().splitlines() if rounds_file.exists() else []
+        for line in lines[seen:]:
+            rows.append(_show_row(json.loads(line), state, x_test, y_test, opts.rounds))
+        if server.returncode != 0:
+            raise FedsealError(
+                f"the server exited with status {server.returncode} (see {out}/logs/server.log)"
+            )
+        for silo in silos.values():
+            try:
+                silo.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                silo.process.terminate()
+    finally:
+        for silo in silos.values():
+            if silo.process.poll() is None:
+                silo.process.kill()
+                silo.process.wait()
+            silo.log.close()
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        server_log.close()
+
+    from fedseal.demo.finish import finish_demo
+
+    return finish_demo(out, names, rows, x_test, y_test, opts, time.monotonic() - started)
+
+
+def _show_row(
+    record: dict[str, Any], state: Path, x_test: Any, y_test: Any, total: int
+) -> dict[str, Any]:
+    weights = np.load(state / "model.npy", allow_pickle=False)
+    _, accuracy = loss_and_accuracy(weights, x_test, y_test)
+    record["test_accuracy"] = accuracy
+    dropped = ", ".join(f"{d['silo']} ({d['stage']})" for d in record["dropouts"]) or "-"
+    acc = f"{accuracy:8.4f}" if record["completed"] else "  failed"
+    print(f"{record['round']:>5}  {len(record['survivors']):>9}  {dropped:<28.28}  {acc}  "
+          f"{_bar(record['round'], total)}", flush=True)  # fmt: skip
+    return record

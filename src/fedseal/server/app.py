@@ -1,0 +1,161 @@
+"""``fedseal server``: the coordinator process, wiring config, state, audit and transport.
+
+Reads the server's TOML config (:func:`fedseal.deploy.config.load_server_config`), opens the
+audit log and the durable state, serves silos over mTLS gRPC and runs the configured number of
+FedAvg rounds. One JSON line per round is appended to ``state_dir/rounds.jsonl`` (names, counts
+and aggregate metrics only). The initial model comes from ``--init-model`` (a ``.npy`` file,
+read without pickle) unless the state directory already holds a model from earlier rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fedseal.audit import events as ev
+from fedseal.audit.log import AuditLog
+from fedseal.deploy.config import ServerConfig, load_identity_key, load_server_config
+from fedseal.errors import ConfigError
+from fedseal.protocol.wire.channel import TransportLimits
+from fedseal.secagg.identity import IdentityPublicKey
+from fedseal.secagg.quantize import QuantizationSpec
+from fedseal.server.driver import DriverConfig, RoundDriver, RoundSummary, summary_line
+from fedseal.server.grpc_server import GrpcCoordinator
+from fedseal.server.state import ServerState
+from fedseal.server.strategy import METRIC_NAMES, FedAvg
+
+__all__ = ["driver_config", "run_from_args", "serve"]
+
+log = logging.getLogger("fedseal.server")
+
+
+def _initial_model(state: ServerState, init_model: Path | None) -> np.ndarray[Any, Any]:
+    stored = state.load_model()
+    if stored is not None:
+        return stored
+    if init_model is None:
+        raise ConfigError("no model in the state directory yet: pass --init-model FILE.npy")
+    try:
+        weights = np.load(init_model, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read --init-model {init_model}: {exc}") from None
+    return np.asarray(weights, dtype=np.float64).ravel()
+
+
+def driver_config(config: ServerConfig) -> DriverConfig:
+    """The round driver's settings from the server's config."""
+    spec = QuantizationSpec(
+        clip=config.clip,
+        bits=config.bits,
+        max_weight=config.max_weight,
+        max_silos=len(config.silos),
+        modulus_bits=config.modulus_bits,
+        num_metrics=len(METRIC_NAMES),
+        metric_clip=100.0,
+    )
+    return DriverConfig(
+        deployment_id=config.deployment_id,
+        rounds=config.rounds,
+        min_silos=config.min_silos,
+        aggregation=config.aggregation,
+        quantization=spec,
+        train_timeout_s=config.train_timeout_s,
+        stage_timeout_s=config.stage_timeout_s,
+        connect_timeout_s=config.connect_timeout_s,
+    )
+
+
+async def serve(
+    config: ServerConfig,
+    *,
+    init_model: Path | None = None,
+    on_round: Callable[[RoundSummary], None] | None = None,
+    on_listening: Callable[[int], None] | None = None,
+) -> list[RoundSummary]:
+    """Run the coordinator until its rounds are done; returns the round summaries."""
+    if config.aggregation == "none":
+        log.warning("INSECURE: aggregation = 'none' sends every update in clear (benchmarks only)")
+    identity = load_identity_key(config.identity_key)
+    admitted = frozenset(config.silos) - frozenset(config.revoked)
+    directory = {s: IdentityPublicKey(bytes.fromhex(config.identities[s])) for s in admitted}
+    state = ServerState(config.state_dir, deployment_id=config.deployment_id)
+    strategy = FedAvg(_initial_model(state, init_model))
+    rounds_file = Path(config.state_dir) / "rounds.jsonl"
+    config.audit_log.parent.mkdir(parents=True, exist_ok=True)
+
+    def record(summary: RoundSummary) -> None:
+        with open(rounds_file, "a", encoding="utf-8") as f:
+            f.write(summary_line(summary) + "\n")
+        if on_round is not None:
+            on_round(summary)
+
+    with AuditLog(config.audit_log, party="server", identity=identity) as audit:
+        audit.append(
+            ev.PARTY_STARTED,
+            details={
+                "role": "server",
+                "aggregation": config.aggregation,
+                "silos_count": len(admitted),
+            },
+        )
+        driver = RoundDriver(
+            driver_config(config),
+            directory=directory,
+            strategy=strategy,
+            state=state,
+            audit=audit,
+            on_round=record,
+        )
+        coordinator = GrpcCoordinator(
+            driver,
+            listen=config.listen,
+            tls=config.tls.read(),
+            admitted=admitted,
+            limits=TransportLimits(
+                chunk_bytes=config.chunk_bytes, max_message_bytes=config.max_message_bytes
+            ),
+        )
+        port = await coordinator.start()
+        log.info("listening on %s (port %d), %d silos admitted", config.listen, port, len(admitted))
+        if on_listening is not None:
+            on_listening(port)
+        try:
+            return await driver.run()
+        finally:
+            await asyncio.sleep(0.2)  # let Finish messages reach the silos
+            await coordinator.stop()
+            transport = {"bytes_up": coordinator.bytes_up, "bytes_down": coordinator.bytes_down}
+            (Path(config.state_dir) / "transport.json").write_text(json.dumps(transport))
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """The body of ``fedseal server``; returns the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s server %(levelname)s %(message)s")
+    config = load_server_config(args.config)
+
+    def show(summary: RoundSummary) -> None:
+        print(summary_line(summary), flush=True)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        await serve(config, init_model=args.init_model, on_round=show)
+
+    try:
+        asyncio.run(main())
+    except asyncio.CancelledError:
+        log.info("stopped by signal (pid %d)", os.getpid())
+        return 130
+    return 0

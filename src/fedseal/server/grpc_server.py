@@ -1,0 +1,177 @@
+"""The coordinator's gRPC transport: mTLS, one bidirectional stream per silo, framed messages.
+
+Thin by design (DESIGN §6): decode -> hand to :class:`~fedseal.server.driver.RoundDriver` ->
+encode. Silos dial out to ``fedseal.v1.Coordinator/Connect`` and keep the stream open; the
+server pushes work down it. The silo's identity is the Common Name of its client certificate,
+checked by TLS against the deployment CA; a name in a message is never trusted. Messages larger
+than ``chunk_bytes`` travel as several frames (``protocol/wire/framing.py``); a reassembled
+message may not exceed ``max_message_bytes``. A malformed or oversized message ends that silo's
+stream with INVALID_ARGUMENT / RESOURCE_EXHAUSTED, and the driver treats it as a dropout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from fedseal.errors import ConfigError, ProtocolViolation
+from fedseal.protocol import control as c
+from fedseal.protocol.wire.channel import SERVICE, TransportLimits, channel_options
+from fedseal.protocol.wire.framing import Reassembler, split_frames
+from fedseal.protocol.wire.serde import decode_to_server, encode_to_silo
+from fedseal.server.driver import RoundDriver
+
+__all__ = ["GrpcCoordinator"]
+
+log = logging.getLogger("fedseal.server")
+
+
+class _StreamLink:
+    """One silo's open stream: an outbox of encoded frames written by the handler."""
+
+    def __init__(self, limits: TransportLimits) -> None:
+        self._limits = limits
+        self.outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.status: tuple[grpc.StatusCode, str] | None = None
+        self._next_id = 0
+        self.bytes_down = 0
+        self.bytes_up = 0
+
+    def send(self, message: c.ToSilo) -> None:
+        payload = encode_to_silo(message)
+        self._next_id += 1
+        for frame in split_frames(
+            payload, message_id=self._next_id, chunk_size=self._limits.chunk_bytes
+        ):
+            self.bytes_down += len(frame)
+            self.outbox.put_nowait(frame)
+
+    def close(self, reason: str) -> None:
+        if self.status is None:
+            self.status = (grpc.StatusCode.ABORTED, reason)
+        self.outbox.put_nowait(None)
+
+
+class GrpcCoordinator:
+    """Serves ``Connect`` streams for ``driver`` on ``listen`` with mutual TLS.
+
+    Parameters
+    ----------
+    driver : RoundDriver
+    listen : str
+        ``host:port``; port 0 picks a free port (see :attr:`port`).
+    tls : (ca_pem, cert_pem, key_pem)
+        The deployment CA and the server's certificate and key.
+    admitted : iterable of str
+        Silo names allowed to connect (certificate CN); revoked silos must not be listed.
+    limits : TransportLimits
+    """
+
+    def __init__(
+        self,
+        driver: RoundDriver,
+        *,
+        listen: str,
+        tls: tuple[bytes, bytes, bytes],
+        admitted: frozenset[str],
+        limits: TransportLimits,
+    ) -> None:
+        self.driver = driver
+        self._listen = listen
+        self._tls = tls
+        self._admitted = admitted
+        self._limits = limits
+        self._server: grpc.aio.Server | None = None
+        self.port = 0
+        self.bytes_up: dict[str, int] = {}
+        self.bytes_down: dict[str, int] = {}
+
+    async def start(self) -> int:
+        """Bind and start serving; returns the bound port."""
+        ca, cert, key = self._tls
+        credentials = grpc.ssl_server_credentials(
+            [(key, cert)], root_certificates=ca, require_client_auth=True
+        )
+        server = grpc.aio.server(
+            options=[*channel_options(self._limits), ("grpc.so_reuseport", 0)],
+            maximum_concurrent_rpcs=None,
+        )
+        handler = grpc.stream_stream_rpc_method_handler(self._connect)
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE, {"Connect": handler}),)
+        )
+        try:
+            self.port = server.add_secure_port(self._listen, credentials)
+        except RuntimeError as exc:
+            raise ConfigError(f"cannot listen on {self._listen}: {exc} (port in use?)") from None
+        if self.port == 0:
+            raise ConfigError(f"cannot listen on {self._listen}: address in use or unavailable")
+        await server.start()
+        self._server = server
+        return self.port
+
+    async def stop(self, grace: float = 2.0) -> None:
+        """Close every stream and stop serving."""
+        if self._server is not None:
+            for link in list(self.driver.links.values()):
+                link.close("server shutting down")
+            await self._server.stop(grace)
+            self._server = None
+
+    def _identify(self, context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
+        names = context.auth_context().get("x509_common_name") or []
+        if len(names) != 1:
+            return None
+        name = names[0].decode("utf-8", "replace")
+        return name if name in self._admitted else None
+
+    async def _connect(self, requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        silo = self._identify(context)
+        if silo is None:
+            log.warning("refused a connection from %s: certificate not admitted", context.peer())
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "silo not admitted")
+            return
+        link = _StreamLink(self._limits)
+        log.info("silo %s connected from %s", silo, context.peer())
+        self.driver.connected(silo, link)
+        reader = asyncio.create_task(self._read(silo, requests, link))
+        try:
+            while True:
+                frame = await link.outbox.get()
+                if frame is None:
+                    break
+                await context.write(frame)
+        except (asyncio.CancelledError, grpc.aio.AioRpcError):
+            pass
+        finally:
+            reader.cancel()
+            self.bytes_up[silo] = self.bytes_up.get(silo, 0) + link.bytes_up
+            self.bytes_down[silo] = self.bytes_down.get(silo, 0) + link.bytes_down
+            self.driver.disconnected(silo, link)
+            log.info("silo %s disconnected", silo)
+        if link.status is not None and link.status[0] is not grpc.StatusCode.ABORTED:
+            await context.abort(*link.status)
+
+    async def _read(self, silo: str, requests: Any, link: _StreamLink) -> None:
+        reassembler = Reassembler(max_message_bytes=self._limits.max_message_bytes)
+        try:
+            async for frame in requests:
+                link.bytes_up += len(frame)
+                payload = reassembler.add(frame)
+                if payload is not None:
+                    self.driver.received(silo, decode_to_server(payload))
+        except ProtocolViolation as exc:
+            too_big = "max_message_bytes" in str(exc) or "exceed" in str(exc)
+            code = (
+                grpc.StatusCode.RESOURCE_EXHAUSTED if too_big else grpc.StatusCode.INVALID_ARGUMENT
+            )
+            log.warning("silo %s sent a malformed message: %s", silo, exc)
+            link.status = (code, f"malformed message: {exc}"[:500])
+            self.driver.rejected(silo, str(exc)[:200])
+        except (asyncio.CancelledError, grpc.aio.AioRpcError):
+            return
+        link.outbox.put_nowait(None)

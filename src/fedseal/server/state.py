@@ -1,0 +1,102 @@
+"""The coordinator's durable state: the last round id it started and the global model.
+
+Round ids must never repeat, across crashes included: every key, signature and mask of a round
+is bound to its id, and silos refuse a round id that is not newer than the last one they joined.
+So the id of a round is made durable (written, fsynced, renamed) *before* the round's first
+message is sent; a server restarted mid-round abandons that round and starts the next id.
+The model is stored with ``np.save(allow_pickle=False)``; nothing here is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fedseal.errors import ConfigError
+
+__all__ = ["ServerState"]
+
+_STATE = "server-state.json"
+_MODEL = "model.npy"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class ServerState:
+    """Round counter and model under ``state_dir`` (created 0700 if missing).
+
+    Parameters
+    ----------
+    state_dir : path
+        Directory of the coordinator's state.
+    deployment_id : str
+        A state directory belongs to one deployment; another id is a ``ConfigError``.
+    """
+
+    def __init__(self, state_dir: str | os.PathLike[str], *, deployment_id: str) -> None:
+        self.dir = Path(state_dir)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.deployment_id = deployment_id
+        self.last_round = 0
+        self.completed = 0
+        path = self.dir / _STATE
+        if path.exists():
+            try:
+                record: dict[str, Any] = json.loads(path.read_text())
+                stored = record["deployment_id"]
+                self.last_round = int(record["last_round"])
+                self.completed = int(record["completed_rounds"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ConfigError(f"{path} is not a fedseal server state file: {exc}") from None
+            if stored != deployment_id:
+                raise ConfigError(f"{path} belongs to deployment {stored!r}, not {deployment_id!r}")
+
+    def _write(self) -> None:
+        record = {
+            "deployment_id": self.deployment_id,
+            "last_round": self.last_round,
+            "completed_rounds": self.completed,
+        }
+        _atomic_write(self.dir / _STATE, json.dumps(record, sort_keys=True).encode())
+
+    def begin_round(self) -> int:
+        """Reserve and persist the next round id; returns it."""
+        self.last_round += 1
+        self._write()
+        return self.last_round
+
+    def finish_round(self, weights: npt.NDArray[np.float64]) -> None:
+        """Persist the model after a completed round, then count the round."""
+        tmp = self.dir / (_MODEL + ".tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, np.asarray(weights, dtype=np.float64), allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.dir / _MODEL)
+        self.completed += 1
+        self._write()
+
+    def load_model(self) -> npt.NDArray[np.float64] | None:
+        """The last persisted model, or None before the first completed round."""
+        path = self.dir / _MODEL
+        if not path.exists():
+            return None
+        weights = np.load(path, allow_pickle=False)
+        return np.asarray(weights, dtype=np.float64)
