@@ -174,6 +174,8 @@ class RoundDriver:
         if old is not None:
             old.close("replaced by a newer connection of the same silo")
         self.links[silo] = link
+        fingerprint = self._directory[silo].fingerprint() if silo in self._directory else ""
+        self._audit_event(ev.PARTY_AUTHENTICATED, None, peer=silo, peer_fingerprint=fingerprint)
         self._events.put_nowait(("connected", silo, None))
 
     def disconnected(self, silo: str, link: Link) -> None:
@@ -230,7 +232,7 @@ class RoundDriver:
             )
 
     def _audit_event(
-        self, event: str, round_id: int, outcome: str = ev.SUCCESS, **details: Any
+        self, event: str, round_id: int | None, outcome: str = ev.SUCCESS, **details: Any
     ) -> None:
         if self._audit is not None:
             self._audit.append(event, round=round_id, outcome=outcome, details=details)
@@ -339,6 +341,7 @@ class RoundDriver:
             aggregation=cfg.aggregation,
         )  # fmt: skip
         session = ServerSession(params, {s: self._directory[s] for s in ready})
+        dropped_before = len(summary.dropouts)
         self._dispatch(session.start())
         stage, deadline = session.stage, self._clock() + cfg.stage_timeout_s
         while not session.finished:
@@ -358,12 +361,13 @@ class RoundDriver:
                     out = session.receive(silo, notice)
                 else:
                     out = []
-            self._dispatch(out)
+            # Audit first, then send: an entry is durable before what it records is acted on.
+            for d in session.dropouts[len(summary.dropouts) - dropped_before :]:
+                self._drop(summary, d.silo, d.stage.value, d.reason)
             if session.stage is not stage:
                 self._audit_stage(summary.round_id, stage, session)
                 stage, deadline = session.stage, self._clock() + cfg.stage_timeout_s
-        for d in session.dropouts:
-            self._drop(summary, d.silo, d.stage.value, d.reason)
+            self._dispatch(out)
         lost = {d.silo for d in session.dropouts if d.stage in _BEFORE_MASKING}
         summary.survivors = tuple(s for s in ready if s not in lost)
         if session.result is None:
