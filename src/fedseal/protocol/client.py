@@ -165,14 +165,23 @@ class ClientSession:
         return self._round.params if self._round else None
 
     def provide_input(self, encoded: npt.NDArray[Any]) -> None:
-        """Set the encoded contribution; must happen before the shares are delivered."""
+        """Set the encoded contribution; must happen before the shares are delivered.
+
+        The array is kept by reference, not copied, and only read: the masked input is written
+        into a new array when the shares arrive, so ``encoded`` itself is never modified.
+
+        Warnings
+        --------
+        Do not modify ``encoded`` until this session has sent its masked input: the values it
+        holds when the shares arrive are the ones masked and summed.
+        """
         if self._input is not None:
             raise ConfigError("the input was already provided for this round")
         if self.stage not in (ClientStage.NEW, ClientStage.ADVERTISED, ClientStage.SHARED):
             raise ConfigError(f"input must be provided before masking, stage is {self.stage.value}")
         if self._round is not None:
             self._check_vector(encoded, self._round.params)
-        self._input = np.array(encoded, copy=True)
+        self._input = np.asarray(encoded)
 
     def receive(self, message: m.Message) -> list[m.Message]:
         """Process one message from the server and return the messages to send back.

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 
 from fedseal.secagg.hazmat.kdf import hkdf
@@ -42,19 +43,23 @@ def mask_input(
     s_key: AgreementKey,
     peers: Mapping[int, bytes],
     context: RoundContext,
+    out: npt.NDArray[Any] | None = None,
 ) -> npt.NDArray[Any]:
-    """Mask ``encoded`` in place into ``y = x + PRG(b) +- PRG(s_uv)`` and return it.
+    """Return ``y = x + PRG(b) +- PRG(s_uv)`` for ``x = encoded``, written into ``out``.
 
     ``peers`` maps the index of every neighbour that shared keys to its ``s`` public key.
+    ``encoded`` is only read; ``out`` defaults to a new array, and ``out=encoded`` masks in
+    place. Either way the vector is read and written once, whatever the number of masks.
     """
-    masked = encoded
+    if out is None:
+        out = np.empty(encoded.shape, dtype=encoded.dtype)
     add: list[bytes] = [seed.prg_key(context)]
     subtract: list[bytes] = []
     for j, peer_public in peers.items():
         key = pair_key(s_key, peer_public, context, index, j)
         (add if j > index else subtract).append(key)
-    MaskExpander(masked.dtype.type).apply(masked, add=add, subtract=subtract)
-    return masked
+    MaskExpander(out.dtype.type).apply(out, add=add, subtract=subtract, source=encoded)
+    return out
 
 
 def unmask_sum(
