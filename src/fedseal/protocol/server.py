@@ -111,6 +111,7 @@ class ServerSession:
         self._u2: set[str] = set()
         self._survivors: tuple[str, ...] = ()
         self._directory_digest = b""
+        self._consistency_payload = b""
         self._handlers: dict[tuple[ServerStage, type], Callable[[str, Any], None]] = {
             (ServerStage.ADVERTISE, m.AdvertiseKeys): self._on_advertise,
             (ServerStage.SHARE, m.ShareKeys): self._on_share_keys,
@@ -285,6 +286,10 @@ class ServerSession:
         u3 = sorted(self._state.answered)
         self._require(len(u3), "sent masked input")
         self._survivors = tuple(u3)
+        # Every silo signs the same bytes: build them once, not once per signature.
+        self._consistency_payload = consistency_payload(
+            self.context, self._survivors, self._directory_digest
+        )
         self._next(ServerStage.CONSISTENCY, set(u3))
         request = m.ConsistencyRequest(*self.context.fields(), self._survivors)
         return [(silo, request) for silo in u3]
@@ -292,8 +297,7 @@ class ServerSession:
     # -- stage 3: ConsistencyCheck ------------------------------------------------------------
 
     def _on_signature(self, silo: str, msg: m.ConsistencySignature) -> None:
-        payload = consistency_payload(self.context, self._survivors, self._directory_digest)
-        self._directory[silo].verify(payload, msg.signature)
+        self._directory[silo].verify(self._consistency_payload, msg.signature)
         self._state.answered[silo] = msg.signature
 
     def _close_consistency(self) -> list[Outgoing]:
