@@ -10,7 +10,9 @@ exactly as a silo whose process died would.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +70,9 @@ class SimulatedDeployment:
         ``rng_for(name)`` returns the RandomSource of the party ``name`` (``"server"`` or a silo).
     policy : ClientPolicy, optional
         Every silo's security policy.
+    workers : int
+        Threads that run the silos' steps of a stage side by side (as silos on their own
+        machines would). The server session is only ever entered from the calling thread.
     """
 
     def __init__(
@@ -76,7 +81,11 @@ class SimulatedDeployment:
         silos: list[str],
         rng_for: Callable[[str], RandomSource],
         policy: ClientPolicy | None = None,
+        workers: int = 1,
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
         self.deployment_id = deployment_id
         self.silos = sorted(silos)
         self.identity = {s: IdentityKey.generate() for s in self.silos}
@@ -128,23 +137,45 @@ class SimulatedDeployment:
         start = time.perf_counter()
         outbox = server.start()
         outcome.server_seconds += time.perf_counter() - start
+
+        def client_step(silo: str, message: m.Message) -> tuple[list[m.Message], float]:
+            start = time.perf_counter()
+            try:
+                answers = clients[silo].receive(message)
+            except (ProtocolViolation, RoundAbortedError) as exc:
+                outcome.client_errors[silo] = f"{type(exc).__name__}: {exc}"
+                answers = [m.AbortRound(*server.context.fields(), "client refused")]
+            return answers, time.perf_counter() - start
+
+        pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+        try:
+            return self._loop(server, outbox, outcome, gone, client_step, pool, params)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+
+    def _loop(
+        self,
+        server: ServerSession,
+        outbox: list[tuple[str, m.Message]],
+        outcome: RoundOutcome,
+        gone: Callable[[str], bool],
+        client_step: Callable[[str, m.Message], tuple[list[m.Message], float]],
+        pool: ThreadPoolExecutor | None,
+        params: m.RoundParams,
+    ) -> RoundOutcome:
         for _ in range(_MAX_STEPS):
             if server.finished:
                 break
             next_outbox: list[tuple[str, m.Message]] = []
-            for silo, message in outbox:
-                if gone(silo) or isinstance(message, m.AbortRound):
-                    continue
-                start = time.perf_counter()
-                try:
-                    answers = clients[silo].receive(message)
-                except (ProtocolViolation, RoundAbortedError) as exc:
-                    outcome.client_errors[silo] = f"{type(exc).__name__}: {exc}"
-                    answers = [m.AbortRound(*server.context.fields(), "client refused")]
-                elapsed = time.perf_counter() - start
+            work: list[tuple[str, m.Message]] = [
+                (s, msg) for s, msg in outbox if not gone(s) and not isinstance(msg, m.AbortRound)
+            ]
+            results = _run(client_step, work, pool, window=2 * self.workers)
+            for silo, (answers, elapsed) in zip((s for s, _ in work), results, strict=True):
                 outcome.client_seconds[silo] = outcome.client_seconds.get(silo, 0.0) + elapsed
                 # Hand each answer to the server at once, as a network would: the server keeps
-                # a running sum, so no more than one masked vector is alive at a time.
+                # a running sum, so only a few masked vectors are alive at a time.
                 start = time.perf_counter()
                 for answer in answers:
                     outcome.upload_bytes[silo] = outcome.upload_bytes.get(silo, 0) + (
@@ -165,3 +196,24 @@ class SimulatedDeployment:
         outcome.dropouts = list(server.dropouts)
         outcome.abort_reason = server.abort_reason
         return outcome
+
+
+def _run(
+    step: Callable[[str, m.Message], tuple[list[m.Message], float]],
+    work: list[tuple[str, m.Message]],
+    pool: ThreadPoolExecutor | None,
+    *,
+    window: int,
+) -> Iterator[tuple[list[m.Message], float]]:
+    """``step`` over ``work`` in order; with a pool, at most ``window`` steps in flight."""
+    if pool is None:
+        for silo, message in work:
+            yield step(silo, message)
+        return
+    pending: deque[Future[tuple[list[m.Message], float]]] = deque()
+    for silo, message in work:
+        pending.append(pool.submit(step, silo, message))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()

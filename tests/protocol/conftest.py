@@ -23,10 +23,14 @@ def make_round(
     round_id: int = 1,
     seed: int = 0,
     modulus_bits: int = 32,
+    workers: int = 1,
 ) -> tuple[SimulatedDeployment, RoundParams, dict[str, np.ndarray]]:
     names = [f"silo-{i:02d}" for i in range(n)]
     deployment = SimulatedDeployment(
-        "dep-test", names, lambda name: SeededRandomSource(f"{seed}/{name}".encode())
+        "dep-test",
+        names,
+        lambda name: SeededRandomSource(f"{seed}/{name}".encode()),
+        workers=workers,
     )
     g = sparse_parameters(n) if graph == "sparse" else full_parameters(n)
     dtype = np.uint32 if modulus_bits == 32 else np.uint64

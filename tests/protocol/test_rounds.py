@@ -67,6 +67,18 @@ def test_any_dropout_pattern_gives_the_exact_sum_or_a_clean_abort(
         assert "neighbours" in outcome.client_errors.get(silo, ""), outcome.client_errors
 
 
+def test_silos_on_worker_threads_give_the_same_exact_sum() -> None:
+    results = []
+    for workers in (1, 3):
+        deployment, params, inputs = make_round(12, graph="sparse", dim=5000, workers=workers)
+        drop_at = {"silo-03": ServerStage.MASKED_INPUT, "silo-07": ServerStage.UNMASK}
+        outcome = deployment.run_round(params, inputs, drop_at=drop_at)
+        assert outcome.result is not None and "silo-03" not in outcome.survivors
+        assert np.array_equal(outcome.result, _sum(inputs, outcome.survivors, np.uint32))
+        results.append(outcome.result)
+    assert np.array_equal(results[0], results[1])
+
+
 def test_no_dropout_full_and_sparse() -> None:
     for graph in ("full", "sparse"):
         deployment, params, inputs = make_round(30, graph=graph, dim=1000)
