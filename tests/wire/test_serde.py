@@ -60,6 +60,7 @@ params = st.builds(
 adverts = st.builds(m.AdvertiseKeys, text, round_ids, text, blob, blob, blob)
 shares = st.lists(st.builds(m.EncryptedShare, text, text, blob), max_size=3).map(tuple)
 directory = st.lists(adverts, max_size=3).map(tuple)
+paillier_inputs = st.builds(c.PaillierInput, text, round_ids, text, blob, blob)
 
 STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     c.TrainRequest: st.builds(
@@ -77,6 +78,13 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     c.Abstain: st.builds(c.Abstain, text, round_ids, text, text),
     c.PlaintextInput: st.builds(c.PlaintextInput, text, round_ids, text, uint_vectors),
     c.CheckpointCosign: st.builds(c.CheckpointCosign, text, round_ids, text, blob),
+    c.PaillierInput: paillier_inputs,
+    c.DecryptRequest: st.builds(
+        c.DecryptRequest, text, round_ids, st.lists(paillier_inputs, max_size=3).map(tuple)
+    ),
+    c.PartialDecryptionShare: st.builds(
+        c.PartialDecryptionShare, text, round_ids, text, st.integers(0, 2**32 - 1), blob, blob, blob
+    ),
     m.BeginRound: st.builds(m.BeginRound, params),
     m.AdvertiseKeys: adverts,
     m.KeyDirectory: st.builds(m.KeyDirectory, text, round_ids, directory),
@@ -245,6 +253,15 @@ def test_round_id_out_of_range(round_id: int) -> None:
         serde.decode_to_server(env.SerializeToString())
     with pytest.raises(ProtocolViolation, match="round_id"):  # nested, inside RoundParams
         serde.decode_to_silo(_begin(round_id=round_id))
+
+
+def test_round_id_out_of_range_inside_a_decrypt_request() -> None:
+    bad = pb.PaillierInput(deployment_id="d", round_id=-1, sender="a", ciphertexts=b"x")
+    env = pb.ServerEnvelope(
+        decrypt_request=pb.DecryptRequest(deployment_id="d", round_id=1, contributions=[bad])
+    )
+    with pytest.raises(ProtocolViolation, match="round_id"):
+        serde.decode_to_silo(env.SerializeToString())
 
 
 @pytest.mark.parametrize("graph", ["", "ring", "FULL", "full "])

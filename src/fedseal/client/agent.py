@@ -29,7 +29,7 @@ import os
 import signal
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,7 +39,13 @@ from fedseal.audit.checkpoint import Checkpoint
 from fedseal.audit.log import AuditLog
 from fedseal.audit.witness import WitnessStore
 from fedseal.client.app import SiloApp
-from fedseal.errors import FedsealError, PrivacyBudgetExceeded, ProtocolViolation, RoundAbortedError
+from fedseal.errors import (
+    ConfigError,
+    FedsealError,
+    PrivacyBudgetExceeded,
+    ProtocolViolation,
+    RoundAbortedError,
+)
 from fedseal.protocol import control as c
 from fedseal.protocol import messages as m
 from fedseal.protocol.client import ClientPolicy, ClientSession, ClientStage
@@ -48,10 +54,15 @@ from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
 
 __all__ = ["FAULT_ENV", "SiloAgent"]
 
+if TYPE_CHECKING:  # the Paillier mode needs gmpy2 and phe, an optional extra
+    from fedseal.client.paillier_silo import PaillierSilo
+
 log = logging.getLogger("fedseal.client")
 
 #: Fault injection for demos and tests: ``"kill-after-share:ROUND"`` makes the silo SIGKILL
-#: itself when its shares have been delivered in round ROUND (it shared keys, sent no input).
+#: itself when its shares have been delivered in round ROUND (it shared keys, sent no input);
+#: ``"kill-before-decrypt:ROUND"`` when it is asked to decrypt in a Paillier round ROUND (it
+#: sent its encrypted input, and does not help decrypt).
 FAULT_ENV = "FEDSEAL_FAULT"
 
 
@@ -72,6 +83,7 @@ class SiloAgent:
         policy: ClientPolicy | None = None,
         allow_plaintext: bool = False,
         rng: RandomSource | None = None,
+        paillier: PaillierSilo | None = None,
     ) -> None:
         self.silo = silo
         self.deployment_id = deployment_id
@@ -88,6 +100,7 @@ class SiloAgent:
         self._witness = WitnessStore(state_dir / "witnessed-checkpoints.jsonl")
         self.last_round = self._load_last_round()
         self._session: ClientSession | None = None
+        self._paillier = paillier
         self._fault = os.environ.get(FAULT_ENV, "")
 
     def _load_last_round(self) -> int:
@@ -113,16 +126,22 @@ class SiloAgent:
     def connection_lost(self) -> None:
         """The stream broke: abandon the round in progress (its secrets are dropped)."""
         self._session = None
+        if self._paillier is not None:
+            self._paillier.end_round()
 
     def handle(self, message: c.ToSilo) -> tuple[list[c.ToServer], bool]:
         """Process one server message; returns ``(replies, finished)``."""
         if isinstance(message, c.Finish):
             log.info("server finished the deployment: %s", message.reason)
+            if self._paillier is not None:
+                self._paillier.close()
             return [], True
         if isinstance(message, c.TrainRequest):
             return self._on_train(message), False
         if isinstance(message, c.CheckpointRequest):
             return self._on_checkpoint(message), False
+        if isinstance(message, c.DecryptRequest):
+            return self._on_decrypt(message), False
         return self._on_secagg(message), False
 
     # -- training -----------------------------------------------------------------------------
@@ -143,9 +162,15 @@ class SiloAgent:
             return abstain("plaintext aggregation is not allowed by this silo's config")
         if req.aggregation not in c.AGGREGATION_MODES:
             return abstain(f"unknown aggregation {req.aggregation!r}")
+        if req.aggregation == "paillier" and self._paillier is None:
+            return abstain("no Paillier key: set paillier_public_key and paillier_key_share")
         previous = self.last_round
         self._save_last_round(req.round_id)
         self._session = None
+        if self._paillier is not None:
+            self._paillier.end_round()
+        if req.aggregation == "paillier" and (refusal := self._begin_paillier(req)):
+            return abstain(refusal)
         config = {"round": req.round_id, **dict(req.config)}
         weights = np.asarray(req.weights, dtype=np.float64)
         loss, _, eval_metrics = self._app.evaluate(weights, config)
@@ -173,6 +198,8 @@ class SiloAgent:
         encoded = spec.encode(update, weight=weight, metrics=metrics, rng=self._rng)
         if req.aggregation == "none":
             return [c.PlaintextInput(self.deployment_id, req.round_id, self.silo, encoded)]
+        if req.aggregation == "paillier" and self._paillier is not None:
+            return [self._paillier.contribute(encoded)]
         session = ClientSession(
             silo_id=self.silo,
             deployment_id=self.deployment_id,
@@ -185,6 +212,46 @@ class SiloAgent:
         session.provide_input(encoded)
         self._session = session
         return [c.TrainReady(self.deployment_id, req.round_id, self.silo)]
+
+    def _begin_paillier(self, req: c.TrainRequest) -> str | None:
+        """Start the Paillier round; returns why this silo cannot join it, or None."""
+        paillier = self._paillier
+        assert paillier is not None
+        try:
+            paillier.begin(req.round_id, req.quantization, dim=int(np.asarray(req.weights).size))
+        except ConfigError as exc:
+            return f"cannot pack this round's quantization under the Paillier key: {exc}"
+        public = paillier.key.public_key
+        self._audit_event(
+            ev.ROUND_STARTED, req.round_id, aggregation="paillier", n=public.parties,
+            t=public.threshold, key_bits=public.key_bits, bits=req.quantization.bits,
+        )  # fmt: skip
+        return None
+
+    # -- Paillier decryption ------------------------------------------------------------------
+
+    def _on_decrypt(self, req: c.DecryptRequest) -> list[c.ToServer]:
+        paillier, round_id = self._paillier, req.round_id
+        if paillier is None or round_id != self.last_round or not paillier.in_round(round_id):
+            log.info("ignoring a DecryptRequest for round %d: this silo is not in it", round_id)
+            return []
+        if self._fault == f"kill-before-decrypt:{round_id}":
+            log.warning("fault injection: killing this silo before it decrypts")
+            os.kill(os.getpid(), signal.SIGKILL)
+        try:
+            share = paillier.decrypt(req)
+        except ProtocolViolation as exc:
+            log.error("round %d: refusing to decrypt: %s", round_id, exc)
+            self._audit_event(
+                ev.UNMASK_REFUSED, round_id, ev.REFUSED, silo=self.silo, reason=str(exc)[:300]
+            )
+            return [m.AbortRound(self.deployment_id, round_id, "silo refused to decrypt")]
+        self._audit_event(
+            ev.UNMASK_ANSWERED, round_id, silo=self.silo,
+            contributions_count=len(req.contributions),
+            contributors=sorted(x.sender for x in req.contributions),
+        )  # fmt: skip
+        return [share]
 
     # -- secure aggregation -------------------------------------------------------------------
 

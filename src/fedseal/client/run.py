@@ -1,4 +1,9 @@
-"""Wire one silo together from its config: identity, audit log, app, agent and transport."""
+"""Wire one silo together from its config: identity, audit log, app, agent and transport.
+
+With ``paillier_public_key`` and ``paillier_key_share`` in ``silo.toml`` the silo also loads
+the deployment's threshold Paillier key and its own share (both checked against the
+deployment and this silo before anything connects) for ``aggregation = "paillier"`` rounds.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fedseal.audit import events as ev
 from fedseal.audit.log import AuditLog
@@ -15,9 +21,48 @@ from fedseal.client.grpc_client import GrpcSiloClient
 from fedseal.deploy.config import SiloConfig, load_identity_key, load_silo_config
 from fedseal.protocol.client import ClientPolicy
 from fedseal.protocol.wire.channel import TransportLimits
-from fedseal.secagg.identity import IdentityPublicKey
+from fedseal.secagg.hazmat.randomness import SystemRandomSource
+from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
 
-__all__ = ["make_client", "run_silo"]
+if TYPE_CHECKING:  # gmpy2 and phe are an optional extra, imported only when configured
+    from fedseal.client.paillier_silo import PaillierSilo
+
+__all__ = ["make_client", "make_paillier", "run_silo"]
+
+
+def make_paillier(
+    config: SiloConfig,
+    *,
+    identity: IdentityKey,
+    directory: dict[str, IdentityPublicKey],
+    policy: ClientPolicy,
+) -> PaillierSilo | None:
+    """The silo's Paillier state, or None if ``silo.toml`` names no Paillier key.
+
+    Raises
+    ------
+    ConfigError
+        If a key file is missing, malformed, world-readable, of another deployment or of
+        another silo, or its threshold is below what this silo's ``corruption`` accepts.
+    """
+    if config.paillier_public_key is None or config.paillier_key_share is None:
+        return None
+    from fedseal.client.paillier_silo import PaillierSilo
+    from fedseal.deploy.paillier_keys import load_deployment_key, load_key_share
+
+    key = load_deployment_key(
+        config.paillier_public_key, deployment_id=config.deployment_id, silos=tuple(directory)
+    )
+    return PaillierSilo(
+        silo=config.silo,
+        deployment_id=config.deployment_id,
+        identity_key=identity,
+        directory=directory,
+        key=key,
+        share=load_key_share(config.paillier_key_share, key, config.silo),
+        policy=policy,
+        rng=SystemRandomSource(),
+    )
 
 
 def make_client(
@@ -31,6 +76,8 @@ def make_client(
     """The silo's agent and transport, ready to :meth:`~GrpcSiloClient.run`."""
     identity = load_identity_key(config.identity_key)
     directory = {s: IdentityPublicKey(bytes.fromhex(h)) for s, h in config.identities.items()}
+    policy = ClientPolicy(corruption=config.corruption)
+    paillier = make_paillier(config, identity=identity, directory=directory, policy=policy)
     agent = agent_type(
         silo=config.silo,
         deployment_id=config.deployment_id,
@@ -40,8 +87,9 @@ def make_client(
         app=app,
         state_dir=Path(config.state_dir),
         audit=audit,
-        policy=ClientPolicy(corruption=config.corruption),
+        policy=policy,
         allow_plaintext=config.allow_plaintext,
+        paillier=paillier,
     )
     return GrpcSiloClient(
         agent,

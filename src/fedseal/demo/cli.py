@@ -24,9 +24,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--no-crash", action="store_true", help="do not kill a hospital mid-round")
     p.add_argument(
         "--aggregation",
-        choices=("masking", "none"),
+        choices=("masking", "paillier", "none"),
         default="masking",
-        help="'none' sends updates in clear (INSECURE; to measure what SecAgg costs)",
+        help=(
+            "'paillier': packed threshold Paillier (deals a 2048-bit key first, which takes a "
+            "while); 'none' sends updates in clear (INSECURE; to measure what SecAgg costs)"
+        ),
     )
     p.set_defaults(handler=_main)
 

@@ -4,7 +4,9 @@ Provisions a deployment into ``--out`` (CA, certificates, identity keys, configs
 ``fedseal server`` and one ``fedseal client`` process per hospital on loopback, and trains
 logistic regression with FedAvg inside secure aggregation (and DP-SGD on every silo unless
 ``--no-dp``). In round 2 one hospital is killed with SIGKILL right after it shared its keys, so
-its pair masks must be recovered; it is restarted for the next round. Every round is printed as
+its pair masks must be recovered (with ``--aggregation paillier``: after it sent its encrypted
+input, before it helps decrypt, so the others decrypt without it); it is restarted for the next
+round. Every round is printed as
 a table row with a progress bar; at the end the audit logs are verified, the privacy report is
 written and ``summary.json`` records the rounds, the dropouts, the accuracy and the model.
 """
@@ -95,9 +97,14 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     out = opts.out.resolve()
     names = silo_names(opts.silos)
     port = _free_port()
+    provisioning = time.monotonic()
     server_config = prepare_demo_deployment(
-        out, names, port=port, rounds=opts.rounds, dp=opts.dp, aggregation=opts.aggregation
-    )
+        out, names, port=port, rounds=opts.rounds, dp=opts.dp, aggregation=opts.aggregation,
+        notify=lambda line: print(f"fedseal demo: {line} ...", flush=True),
+    )  # fmt: skip
+    if opts.aggregation == "paillier":
+        print(f"fedseal demo: provisioned with the Paillier key in "
+              f"{time.monotonic() - provisioning:.1f} s", flush=True)  # fmt: skip
     (out / "logs").mkdir(exist_ok=True)
     init_model = out / "init-model.npy"
     np.save(init_model, np.zeros(DIM), allow_pickle=False)
@@ -126,7 +133,10 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         for name in names:
             silo_env = dict(env)
             if name == victim:
-                silo_env["FEDSEAL_FAULT"] = f"kill-after-share:{opts.crash_round}"
+                fault = (
+                    "kill-before-decrypt" if opts.aggregation == "paillier" else "kill-after-share"
+                )
+                silo_env["FEDSEAL_FAULT"] = f"{fault}:{opts.crash_round}"
             silos[name] = _spawn_silo(opts, name, out, silo_env)
         print(f"{'round':>5}  {'survivors':>9}  {'dropped (stage)':<28}  {'test acc':>8}  progress")
         deadline = time.monotonic() + _TIMEOUT_S

@@ -43,6 +43,29 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="move an existing deployment in DIR to DIR/replaced/<time>/ and create a new one",
     )
+    p.add_argument(
+        "--paillier",
+        action="store_true",
+        help=(
+            "act as the trusted dealer of a threshold Paillier key: public key to server/ and "
+            "every silo, one 0600 key share per silo folder; sets aggregation = 'paillier'"
+        ),
+    )
+    p.add_argument(
+        "--paillier-bits",
+        type=int,
+        choices=(2048, 3072),
+        default=2048,
+        help="Paillier modulus size (default 2048)",
+    )
+    p.add_argument(
+        "--redeal-paillier",
+        action="store_true",
+        help=(
+            "deal a new Paillier key for every silo (needed to add silos to a Paillier "
+            "deployment; each site must then install its new share)"
+        ),
+    )
     p.set_defaults(handler=_provision)
 
 
@@ -56,6 +79,10 @@ def _provision(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         force_new=args.force_new_deployment,
+        paillier=args.paillier,
+        paillier_bits=args.paillier_bits,
+        redeal_paillier=args.redeal_paillier,
+        notify=lambda line: print(line, flush=True),
     )
     print(result.summary())
     return 0

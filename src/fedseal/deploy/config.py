@@ -11,17 +11,15 @@ be copied to its machine as a whole.
 Mistakes fail loudly and early: an unknown key (a typo) is refused rather than ignored, and
 every :class:`~fedseal.errors.ConfigError` names the file and the key. The quantization bound
 of DESIGN §3 (``n * max_weight * (2^bits - 1) < 2^modulus_bits``) is checked here already.
-
-Standard library only at import time (:mod:`tomllib` reads TOML).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from fedseal.deploy.checks import (
     check_address,
@@ -31,17 +29,17 @@ from fedseal.deploy.checks import (
     check_int,
     check_public_key,
     check_silo_name,
-    read_table,
-    read_toml,
 )
 from fedseal.deploy.keyfile import load_identity_key, read_tls
 from fedseal.errors import ConfigError
 
 if TYPE_CHECKING:
+    from fedseal.deploy.loading import load_server_config, load_silo_config
     from fedseal.deploy.provision import ProvisionResult, provision
     from fedseal.dp.config import DPConfig
 
 __all__ = [
+    "AGGREGATION_MODES",
     "DPSettings",
     "ProvisionResult",
     "ServerConfig",
@@ -55,13 +53,21 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # ``provision`` is defined in fedseal.deploy.provision, which imports this module.
+    # ``provision`` and the loaders are defined in modules that import this one.
     if name in ("provision", "ProvisionResult"):
         import importlib
 
         return getattr(importlib.import_module("fedseal.deploy.provision"), name)
+    if name in ("load_server_config", "load_silo_config"):
+        import importlib
+
+        return getattr(importlib.import_module("fedseal.deploy.loading"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
+#: Accepted ``aggregation`` values (``fedseal.protocol.control.AGGREGATION_MODES``, repeated
+#: here so that this module stays standard-library only).
+AGGREGATION_MODES = ("masking", "paillier", "none")
 
 #: Noise multiplier used when a silo's ``[dp]`` table gives neither it nor ``target_epsilon``.
 DEFAULT_NOISE_MULTIPLIER = 1.0
@@ -128,8 +134,13 @@ class ServerConfig:
         Training rounds to run.
     min_silos : int
         Fewest ready silos to start a round (at least 2).
-    aggregation : {"masking", "none"}
-        ``"none"`` sends updates in clear: insecure, for benchmarking only.
+    aggregation : {"masking", "paillier", "none"}
+        ``"masking"``: SecAgg; ``"paillier"``: packed threshold Paillier (needs
+        ``paillier_public_key``); ``"none"`` sends updates in clear: insecure, for
+        benchmarking only.
+    paillier_public_key : Path, optional
+        The deployment's ``paillier-public.json`` (written by ``fedseal provision
+        --paillier``); required by ``aggregation = "paillier"``.
     stage_timeout_s, train_timeout_s, connect_timeout_s : float
         Seconds before a silent silo counts as dropped in a protocol stage or in training, and
         how long to wait for silos to connect before a round.
@@ -165,6 +176,7 @@ class ServerConfig:
     bits: int = 16
     max_weight: int = 1000
     modulus_bits: int = 32
+    paillier_public_key: Path | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -191,8 +203,19 @@ class ServerConfig:
             raise ConfigError(
                 f"min_silos ({self.min_silos}) exceeds the {admitted} silos allowed to connect"
             )
-        if self.aggregation not in ("masking", "none"):
-            raise ConfigError(f"aggregation must be 'masking' or 'none', got {self.aggregation!r}")
+        if self.aggregation not in AGGREGATION_MODES:
+            raise ConfigError(
+                f"aggregation must be 'masking', 'paillier' or 'none', got {self.aggregation!r}"
+            )
+        if self.paillier_public_key is not None:
+            set_(
+                self, "paillier_public_key", _path("paillier_public_key", self.paillier_public_key)
+            )
+        elif self.aggregation == "paillier":
+            raise ConfigError(
+                "aggregation = 'paillier' needs paillier_public_key (the paillier-public.json "
+                "written by `fedseal provision --paillier`)"
+            )
         for name in ("stage_timeout_s", "train_timeout_s", "connect_timeout_s", "clip"):
             set_(self, name, check_float(name, getattr(self, name)))
         _check_message_sizes(self.chunk_bytes, self.max_message_bytes)
@@ -307,6 +330,10 @@ class SiloConfig:
     allow_plaintext : bool
         Whether this silo takes part in rounds with ``aggregation = "none"`` (its update in
         clear). False by default: a server cannot switch a silo to plaintext on its own.
+    paillier_public_key, paillier_key_share : Path, optional
+        The deployment's ``paillier-public.json`` and this silo's ``paillier-share.key``
+        (mode 0600), written by ``fedseal provision --paillier``. Both or neither; without
+        them the silo abstains from ``aggregation = "paillier"`` rounds.
 
     Raises
     ------
@@ -330,6 +357,8 @@ class SiloConfig:
     max_message_bytes: int = 64 << 20
     corruption: float = 0.05
     allow_plaintext: bool = False
+    paillier_public_key: Path | None = None
+    paillier_key_share: Path | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -357,145 +386,15 @@ class SiloConfig:
         if not corruption < 0.5:
             raise ConfigError(f"corruption must be in [0, 0.5), got {self.corruption!r}")
         set_(self, "corruption", corruption)
+        paillier = ("paillier_public_key", "paillier_key_share")
+        given = [name for name in paillier if getattr(self, name) is not None]
+        if len(given) == 1:
+            missing = next(name for name in paillier if name not in given)
+            raise ConfigError(f"{given[0]} is set but {missing} is not: give both or neither")
+        for name in given:
+            set_(self, name, _path(name, getattr(self, name)))
 
-
-# -- loading ---------------------------------------------------------------------------------
-
-_STR, _INT, _NUM, _BOOL, _STRS, _TABLE = "str", "int", "number", "bool", "strings", "table"
-#: Keys whose value is a path, resolved against the config file's directory.
-_PATH_KEYS = frozenset({"identity_key", "state_dir", "audit_log", "ca_cert", "cert", "key"})
-_COMMON: dict[str, str] = {
-    "deployment_id": _STR,
-    "identity_key": _STR,
-    "identities": _TABLE,
-    "state_dir": _STR,
-    "audit_log": _STR,
-    "chunk_bytes": _INT,
-    "max_message_bytes": _INT,
-    "tls": _TABLE,
-}
-_SERVER: dict[str, str] = _COMMON | {
-    "listen": _STR,
-    "silos": _STRS,
-    "revoked": _STRS,
-    "rounds": _INT,
-    "min_silos": _INT,
-    "aggregation": _STR,
-    "stage_timeout_s": _NUM,
-    "train_timeout_s": _NUM,
-    "connect_timeout_s": _NUM,
-    "clip": _NUM,
-    "bits": _INT,
-    "max_weight": _INT,
-    "modulus_bits": _INT,
-}
-_SILO: dict[str, str] = _COMMON | {
-    "silo": _STR,
-    "server_address": _STR,
-    "server_name": _STR,
-    "server_identity": _STR,
-    "dp": _TABLE,
-    "reconnect_max_s": _NUM,
-    "corruption": _NUM,
-    "allow_plaintext": _BOOL,
-}
-_TLS: dict[str, str] = {"ca_cert": _STR, "cert": _STR, "key": _STR}
-_DP: dict[str, str] = {
-    "enabled": _BOOL,
-    "epsilon_budget": _NUM,
-    "delta": _NUM,
-    "noise_multiplier": _NUM,
-    "target_epsilon": _NUM,
-    "planned_rounds": _INT,
-    "max_grad_norm": _NUM,
-    "accountant": _STR,
-}
-#: Defaults of the keys a file may leave out although the dataclass requires them.
-_SERVER_DEFAULTS = {
-    "listen": "127.0.0.1:50051",
-    "identity_key": "identity.key",
-    "state_dir": "state",
-    "audit_log": "audit.jsonl",
-}
-_SILO_DEFAULTS = _SERVER_DEFAULTS | {"server_address": _SERVER_DEFAULTS["listen"]}
-del _SILO_DEFAULTS["listen"]
-_SERVER_TLS = {"ca_cert": "ca.crt", "cert": "server.crt", "key": "server.key"}
-_SILO_TLS = {"ca_cert": "ca.crt", "cert": "silo.crt", "key": "silo.key"}
-
-_T = TypeVar("_T")
-
-
-def _build(
-    cls: Callable[..., _T], values: dict[str, Any], where: str, required: tuple[str, ...]
-) -> _T:
-    for key in required:
-        if key not in values:
-            raise ConfigError(f"{where}: missing key {key!r}")
-    try:
-        return cls(**values)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-def _read(
-    path: str | os.PathLike[str],
-    kinds: Mapping[str, str],
-    defaults: Mapping[str, str],
-    tls_defaults: Mapping[str, str],
-) -> tuple[str, dict[str, Any]]:
-    """Read a config file's top level and its ``[tls]`` table; paths resolved."""
-    file, data = read_toml(path)
-    where, base = str(file), file.resolve().parent
-    values = read_table(data, kinds, where, base=base, paths=_PATH_KEYS, defaults=defaults)
-    tls = read_table(
-        values.get("tls", {}), _TLS, f"{where} [tls]", base=base, paths=_PATH_KEYS,
-        defaults=tls_defaults,
-    )  # fmt: skip
-    values["tls"] = _build(TlsFiles, tls, f"{where} [tls]", ())
-    return where, values
-
-
-def load_server_config(path: str | os.PathLike[str]) -> ServerConfig:
-    """Read and validate ``server.toml``.
-
-    Parameters
-    ----------
-    path
-        The config file. Relative paths inside it are relative to its directory.
-
-    Raises
-    ------
-    ConfigError
-        If the file is missing or not TOML, has an unknown key, lacks ``deployment_id``,
-        ``silos`` or ``[identities]``, or holds a value of the wrong type or out of range.
-        The message names the file and the key.
-    """
-    where, values = _read(path, _SERVER, _SERVER_DEFAULTS, _SERVER_TLS)
-    for key in ("silos", "revoked"):
-        if key in values:
-            values[key] = tuple(values[key])
-    return _build(ServerConfig, values, where, ("deployment_id", "silos", "identities"))
-
-
-def load_silo_config(path: str | os.PathLike[str]) -> SiloConfig:
-    """Read and validate ``silo.toml``.
-
-    Parameters
-    ----------
-    path
-        The config file. Relative paths inside it are relative to its directory.
-
-    Raises
-    ------
-    ConfigError
-        If the file is missing or not TOML, has an unknown key (also inside ``[tls]`` and
-        ``[dp]``), lacks ``deployment_id``, ``silo``, ``server_identity`` or
-        ``[identities]``, or holds a value of the wrong type or out of range. The message
-        names the file and the key.
-    """
-    where, values = _read(path, _SILO, _SILO_DEFAULTS, _SILO_TLS)
-    if "dp" in values:
-        dp = read_table(values["dp"], _DP, f"{where} [dp]", base=Path())
-        values["dp"] = _build(DPSettings, dp, f"{where} [dp]", ())
-    required = ("deployment_id", "silo", "server_identity", "identities")
-    return _build(SiloConfig, values, where, required)
+    @property
+    def paillier(self) -> bool:
+        """Whether this silo holds a Paillier key share (can join ``"paillier"`` rounds)."""
+        return self.paillier_key_share is not None

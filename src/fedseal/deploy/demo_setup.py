@@ -1,8 +1,10 @@
 """A fresh throw-away deployment for ``fedseal demo`` and ``fedseal bench grpc``.
 
-Provisions with :func:`fedseal.deploy.provision.provision` (the same code an operator runs),
-then adjusts the generated TOML files for a one-machine run: the port, the number of rounds,
-the aggregation mode, short timeouts, and each silo's DP settings. A folder left by an earlier
+Provisions with :func:`fedseal.deploy.provision.provision` (the same code an operator runs;
+with ``aggregation = "paillier"`` it also deals a 2048-bit threshold Paillier key, as
+``fedseal provision --paillier`` does), then adjusts the generated TOML files for a
+one-machine run: the port, the number of rounds, the aggregation mode, short timeouts, and
+each silo's DP settings. A folder left by an earlier
 demo is replaced; any other non-empty folder is refused, so the demo never deletes a real
 deployment.
 """
@@ -10,6 +12,7 @@ deployment.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,7 @@ def prepare_demo_deployment(
     dp: bool,
     aggregation: str,
     clip: float = 1.0,
+    notify: Callable[[str], None] | None = None,
 ) -> Path:
     """Provision ``silos`` into ``out`` on ``127.0.0.1:port``; returns the server's config path.
 
@@ -49,12 +53,21 @@ def prepare_demo_deployment(
     dp : bool
         DP-SGD on every silo: ε budget 8, δ = 1e-5, σ chosen once so that ``rounds`` rounds end
         at ε = 8 (RDP accountant).
-    aggregation : {"masking", "none"}
+    aggregation : {"masking", "paillier", "none"}
+        ``"paillier"`` deals a 2048-bit threshold Paillier key (slow: a minute or more);
         ``"none"`` also sets ``allow_plaintext`` in every silo's config (insecure; benchmarks).
+    notify : callable, optional
+        Called with a line before a slow step (the Paillier key generation) starts.
     """
     _clear(out)
     result = provision(
-        deployment=DEMO_DEPLOYMENT, silos=silos, out=out, host="127.0.0.1", port=port
+        deployment=DEMO_DEPLOYMENT,
+        silos=silos,
+        out=out,
+        host="127.0.0.1",
+        port=port,
+        paillier=aggregation == "paillier",
+        notify=notify,
     )
     server_path = Path(result.server_config)
     server: dict[str, Any] = read_raw(server_path)

@@ -57,7 +57,12 @@ _COMMENTS = {
     "listen": "host:port to serve on",
     "revoked": "silos refused even with a valid certificate",
     "min_silos": "fewest ready silos to start a round",
-    "aggregation": '"masking" (secure aggregation) or "none" (INSECURE, benchmarks only)',
+    "aggregation": (
+        '"masking" (secure aggregation), "paillier" (threshold Paillier; needs\n'
+        'paillier_public_key) or "none" (INSECURE, benchmarks only)'
+    ),
+    "paillier_public_key": "the deployment's threshold Paillier public key (public)",
+    "paillier_key_share": "this silo's Paillier key share: secret (0600); keep it on this silo",
     "identities": "Ed25519 public keys of the silos (hex): the secure-aggregation directory",
     "server_name": "name the server's TLS certificate must carry",
     "server_identity": "the server's Ed25519 public key (hex): verifies its audit checkpoints",

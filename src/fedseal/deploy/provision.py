@@ -10,6 +10,8 @@ Layout of the folder (``*`` marks private keys, mode 0600, in directories of mod
     server/state/
     silos/<name>/silo.toml       one folder per silo; copy it to that site
     silos/<name>/ca.crt silo.crt silo.key* identity.key*  silos/<name>/state/
+    server/paillier-public.json  with --paillier: the threshold Paillier public key (and in every
+    silos/<name>/paillier-public.json paillier-share.key*  silo folder, with that silo's share)
 
 Certificates follow the profile in :mod:`fedseal.deploy.pki` (RFC 5280); identity keys are
 Ed25519 (RFC 8032) in PKCS#8 PEM. Theory of operation:
@@ -21,17 +23,24 @@ Ed25519 (RFC 8032) in PKCS#8 PEM. Theory of operation:
 * Re-running with new silo names reuses the CA, issues the new silos, and rewrites the
   ``silos`` list and ``[identities]`` table of ``server.toml`` and the ``[identities]`` table
   of every local ``silo.toml`` (other settings are kept; comments are regenerated). Existing
-  silos' keys and certificates are left untouched.
+  silos' keys and certificates are left untouched (:mod:`fedseal.deploy.extend`).
 * ``force_new`` moves an existing deployment to ``replaced/<UTC time>/`` instead of refusing.
-* The server's audit log records each certificate issued and each change of the silo list
-  (names and fingerprints only, never key material).
+* ``paillier`` makes this machine the trusted dealer of a threshold Paillier key
+  (:mod:`fedseal.deploy.paillier_keys`): ``paillier-public.json`` goes to ``server/`` and every
+  ``silos/<name>/``, each silo's ``paillier-share.key`` (0600) to its own folder only, and
+  ``server.toml`` switches to ``aggregation = "paillier"``. The key is dealt for a fixed set of
+  silos, so adding silos to a Paillier deployment is refused unless ``redeal_paillier`` deals a
+  new key for all of them (new, versioned file names; the old files are left for the operator
+  to destroy). The key is generated before any file is written.
+* The server's audit log records each certificate issued, each change of the silo list and
+  each Paillier key dealt (names, fingerprints and key ids only, never key material).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -39,27 +48,35 @@ from typing import TYPE_CHECKING
 
 from fedseal.deploy import pki
 from fedseal.deploy.checks import check_deployment_id, check_host, check_int, check_silo_name
-from fedseal.deploy.config import load_identity_key, load_server_config, load_silo_config
 from fedseal.deploy.files import dumps_toml, make_private_dir, write_atomic, write_new
-from fedseal.deploy.keyfile import identity_key_pem
 from fedseal.deploy.layout import (
     FORMAT,
     MANIFEST,
     MANIFEST_HEADER,
     addresses,
     fit_modulus,
-    read_manifest,
-    read_raw,
     server_document,
     silo_document,
     validate_document,
     write_config,
 )
+from fedseal.deploy.paillier_keys import (
+    check_key_bits,
+    install_key_files,
+)
+from fedseal.deploy.parties import (
+    PaillierRequest,
+    audit_dealt,
+    audit_issued,
+    identity_fingerprint,
+    set_paillier_paths,
+    write_party,
+)
 from fedseal.errors import ConfigError
-from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
+from fedseal.secagg.identity import IdentityKey
 
 if TYPE_CHECKING:
-    from fedseal.audit import AuditLog
+    pass
 
 __all__ = ["MANIFEST", "ProvisionResult", "provision"]
 
@@ -91,6 +108,8 @@ class ProvisionResult:
         ``[identities]`` table could not be updated: update it at the site.
     notes
         Settings provisioning chose for the operator (for example a 64-bit modulus).
+    paillier_key_id
+        Id (hex) of the threshold Paillier key this run dealt, or None.
     audit_log
         The server's audit log that recorded the provisioning.
     """
@@ -109,6 +128,7 @@ class ProvisionResult:
     existing: tuple[str, ...]
     not_updated: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    paillier_key_id: str | None = None
     audit_log: Path
 
     def summary(self) -> str:
@@ -129,6 +149,12 @@ class ProvisionResult:
                 status = "already provisioned" if silo in self.existing else "earlier"
                 status += ", keys untouched" + ("; [identities] updated" if self.added else "")
             lines.append(f"  silo    {rel(path)}  identity {self.fingerprints[silo]}  ({status})")
+        if self.paillier_key_id is not None:
+            lines.append(
+                f"  paillier key {self.paillier_key_id[:16]} dealt: public key in server/ and "
+                "every silo folder; each silos/<name>/paillier-share*.key goes to that site "
+                "only: delete your copies once delivered"
+            )
         lines.extend(f"  note: {note}" for note in self.notes)
         lines.append(
             "Private keys are mode 0600. Keep ca/ offline; copy server/ to the server and "
@@ -176,34 +202,6 @@ def _move_aside(out: Path) -> Path | None:
     return target
 
 
-def _write_party(
-    folder: Path, ca_pem: bytes, tls: pki.KeyPair, tls_name: str, identity: IdentityKey
-) -> None:
-    """A party's folder: CA copy, TLS pair, identity key, state dir (all new files)."""
-    make_private_dir(folder)
-    write_new(folder / "ca.crt", ca_pem, mode=0o644)
-    write_new(folder / f"{tls_name}.crt", tls.cert_pem(), mode=0o644)
-    write_new(folder / f"{tls_name}.key", tls.key_pem(), mode=0o600)
-    write_new(folder / "identity.key", identity_key_pem(identity), mode=0o600)
-    make_private_dir(folder / "state")
-
-
-def _audit_issued(
-    audit: AuditLog, action: str, subject: str, deployment: str, cert: str, identity: str | None
-) -> None:
-    from fedseal.audit import events
-
-    details = {"action": action, "subject": subject, "deployment_id": deployment}
-    details["cert_fingerprint"] = cert
-    if identity is not None:
-        details["identity_fingerprint"] = identity
-    audit.append(events.PROVISIONING, details=details)
-
-
-def _fingerprint(public_hex: str) -> str:
-    return IdentityPublicKey(bytes.fromhex(public_hex)).fingerprint()
-
-
 def provision(
     *,
     deployment: str,
@@ -212,6 +210,11 @@ def provision(
     host: str | None = None,
     port: int | None = None,
     force_new: bool = False,
+    paillier: bool = False,
+    paillier_bits: int = 2048,
+    paillier_allow_insecure_bits: bool = False,
+    redeal_paillier: bool = False,
+    notify: Callable[[str], None] | None = None,
 ) -> ProvisionResult:
     """Create a deployment in ``out``, or add the silos it does not have yet.
 
@@ -232,6 +235,19 @@ def provision(
     force_new
         Move an existing (or partial) deployment in ``out`` to ``out/replaced/<time>/`` and
         create a new one.
+    paillier
+        Deal a threshold Paillier key (``t = full_parameters(n).threshold``) for the
+        deployment's silos and set ``aggregation = "paillier"``. On an existing deployment that
+        already has one, nothing is re-dealt.
+    paillier_bits
+        Modulus size, 2048 (default) or 3072.
+    paillier_allow_insecure_bits
+        Accept any even size >= 256 bits: for tests only.
+    redeal_paillier
+        Deal a new key for every silo of the deployment (needed to add silos to a Paillier
+        deployment). Every silo's folder must be in ``out``; the new files get versioned names.
+    notify
+        Called with a one-line message before a key is generated (it can take minutes).
 
     Returns
     -------
@@ -242,14 +258,26 @@ def provision(
     ConfigError
         Naming the bad value: an invalid or duplicate name, fewer than 2 silos, another
         deployment (or a partial one) in ``out``, an existing file that would be overwritten,
-        or an unreadable existing config or key.
+        an unreadable existing config or key, a Paillier key size other than 2048 or 3072, or
+        silos added to a Paillier deployment without ``redeal_paillier``.
 
     Warnings
     --------
     ``ca/ca.key`` can issue certificates that the server accepts as any silo: keep it offline.
-    Keys are stored unencrypted (protected by file permissions only).
+    Keys are stored unencrypted (protected by file permissions only). With ``paillier`` this
+    process is the trusted dealer: it sees every key share while it runs (and forgets them).
     """
     names = _check_request(deployment, silos, host, port)
+    if not isinstance(paillier_allow_insecure_bits, bool):
+        raise ConfigError("paillier_allow_insecure_bits must be a bool")
+    check_key_bits(paillier_bits, paillier_allow_insecure_bits)
+    request = PaillierRequest(
+        deal=paillier or redeal_paillier,
+        bits=paillier_bits,
+        allow_insecure=paillier_allow_insecure_bits,
+        redeal=redeal_paillier,
+        notify=notify,
+    )
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise ConfigError(f"out {root} exists and is not a directory")
@@ -257,7 +285,9 @@ def provision(
         raise ConfigError(f"a deployment needs at least 2 silos, got {len(names)}: {names}")
     replaced = _move_aside(root) if force_new else None
     if (root / MANIFEST).exists():
-        return _extend(root, deployment, names, host, port)
+        from fedseal.deploy.extend import extend  # it imports ProvisionResult from here
+
+        return extend(root, deployment, names, host, port, request)
     partial = [part for part in _PARTS if (root / part).exists() or (root / part).is_symlink()]
     if partial:
         raise ConfigError(
@@ -266,14 +296,21 @@ def provision(
         )
     if len(names) < 2:
         raise ConfigError(f"a deployment needs at least 2 silos, got {len(names)}: {names}")
-    return _create(root, deployment, names, host or "127.0.0.1", port or 50051, replaced)
+    address = (host or "127.0.0.1", port or 50051)
+    return _create(root, deployment, names, address, replaced, request)
 
 
 def _create(
-    root: Path, deployment: str, names: list[str], host: str, port: int, replaced: Path | None
+    root: Path,
+    deployment: str,
+    names: list[str],
+    address: tuple[str, int],
+    replaced: Path | None,
+    paillier: PaillierRequest,
 ) -> ProvisionResult:
     from fedseal.audit import AuditLog
 
+    host, port = address
     now = datetime.now(UTC)
     manifest = {"format": FORMAT, "deployment_id": deployment, "host": host, "port": port}
     manifest["created"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -287,8 +324,14 @@ def _create(
     listen = addresses(host, port)[0]
     server_doc = server_document(deployment, listen, identities)
     notes = fit_modulus(server_doc)
-    validate_document(server_doc, "server.toml")
     silo_docs = {n: silo_document(deployment, n, manifest, server_hex, identities) for n in names}
+    dealt = paillier.make(deployment, names, versioned=False) if paillier.deal else None
+    if dealt is not None:
+        set_paillier_paths(server_doc, dealt, silo=False)
+        server_doc["aggregation"] = "paillier"
+        for doc in silo_docs.values():
+            set_paillier_paths(doc, dealt, silo=True)
+    validate_document(server_doc, "server.toml")
     for name, doc in silo_docs.items():
         validate_document(doc, f"silos/{name}/silo.toml")
 
@@ -298,24 +341,28 @@ def _create(
     write_new(root / "ca" / "ca.key", ca.key_pem(), mode=0o600)
     write_new(root / "ca" / "ca.crt", ca_pem, mode=0o644)
     server_dir = root / "server"
-    _write_party(server_dir, ca_pem, server_tls, "server", server_key)
+    write_party(server_dir, ca_pem, server_tls, "server", server_key)
     (root / "silos").mkdir(mode=0o700, exist_ok=True)
     for name in names:
         folder = root / "silos" / name
-        _write_party(folder, ca_pem, silo_tls[name], "silo", silo_keys[name])
+        write_party(folder, ca_pem, silo_tls[name], "silo", silo_keys[name])
         write_config(folder / "silo.toml", silo_docs[name], f"silo {name!r}")
+    if dealt is not None:
+        install_key_files(server_dir, {n: root / "silos" / n for n in names}, dealt)
     write_config(server_dir / "server.toml", server_doc, "server")
     audit_path = server_dir / "audit.jsonl"
     with AuditLog(audit_path, party="server", identity=server_key) as audit, audit.batch():
-        _audit_issued(audit, "ca_created", "ca", deployment, ca.fingerprint, None)
+        audit_issued(audit, "ca_created", "ca", deployment, ca.fingerprint, None)
         server_fp = server_key.public_key.fingerprint()
-        _audit_issued(
+        audit_issued(
             audit, "server_certified", pki.SERVER_CN, deployment, server_tls.fingerprint, server_fp
         )
         for name in names:
             fingerprint = silo_keys[name].public_key.fingerprint()
             cert = silo_tls[name].fingerprint
-            _audit_issued(audit, "silo_certified", name, deployment, cert, fingerprint)
+            audit_issued(audit, "silo_certified", name, deployment, cert, fingerprint)
+        if dealt is not None:
+            audit_dealt(audit, deployment, dealt)
     write_atomic(root / MANIFEST, dumps_toml(manifest, header=MANIFEST_HEADER).encode())
     ordered = sorted(names)
     return ProvisionResult(
@@ -328,124 +375,10 @@ def _create(
         server_config=server_dir / "server.toml",
         server_fingerprint=server_key.public_key.fingerprint(),
         silo_configs=MappingProxyType({n: root / "silos" / n / "silo.toml" for n in ordered}),
-        fingerprints=MappingProxyType({n: _fingerprint(identities[n]) for n in ordered}),
+        fingerprints=MappingProxyType({n: identity_fingerprint(identities[n]) for n in ordered}),
         added=tuple(ordered),
         existing=(),
         notes=notes,
+        paillier_key_id=None if dealt is None else dealt.key_id,
         audit_log=audit_path,
-    )
-
-
-def _extend(
-    root: Path, deployment: str, names: list[str], host: str | None, port: int | None
-) -> ProvisionResult:
-    from fedseal.audit import AuditLog, events
-
-    manifest = read_manifest(root / MANIFEST)
-    if manifest["deployment_id"] != deployment:
-        raise ConfigError(
-            f"{root} holds deployment {manifest['deployment_id']!r}, not {deployment!r}: choose "
-            "another out directory, or force a new deployment (the old one is moved aside)"
-        )
-    if (host is not None and host != manifest["host"]) or (
-        port is not None and port != manifest["port"]
-    ):
-        raise ConfigError(
-            f"deployment {deployment!r} was provisioned for {manifest['host']}:{manifest['port']}"
-            " (its server certificate names that host); adding silos cannot change it"
-        )
-    server_toml = root / "server" / "server.toml"
-    server = load_server_config(server_toml)
-    if server.deployment_id != deployment:
-        raise ConfigError(
-            f"{server_toml}: deployment_id is {server.deployment_id!r}, not {deployment!r}"
-        )
-    added = [n for n in names if n not in server.identities]
-    existing = tuple(sorted(n for n in names if n in server.identities))
-    for name in added:
-        folder = root / "silos" / name
-        if folder.exists() or folder.is_symlink():
-            raise ConfigError(
-                f"{folder} exists but {name!r} is not in {server_toml} (an interrupted run?): "
-                "remove it and run again"
-            )
-    server_key = load_identity_key(server.identity_key)
-    server_hex = server_key.public_key.to_bytes().hex()
-    local: dict[str, Path] = {}
-    for name in server.silos:
-        path = root / "silos" / name / "silo.toml"
-        if path.exists():
-            silo = load_silo_config(path)
-            if (silo.deployment_id, silo.silo) != (deployment, name):
-                raise ConfigError(
-                    f"{path} is silo {silo.silo!r} of deployment {silo.deployment_id!r}, "
-                    f"expected {name!r} of {deployment!r}"
-                )
-            local[name] = path
-    ca_cert = root / "ca" / "ca.crt"
-    identities = dict(server.identities)
-    notes: tuple[str, ...] = ()
-    if added:
-        ca = pki.load_ca(ca_cert, root / "ca" / "ca.key")
-        ca_fingerprint = ca.fingerprint
-        now = datetime.now(UTC)
-        new_tls = {n: pki.issue_silo(ca, deployment=deployment, silo=n, now=now) for n in added}
-        new_keys = {n: IdentityKey.generate() for n in added}
-        identities |= {n: k.public_key.to_bytes().hex() for n, k in new_keys.items()}
-        identities = dict(sorted(identities.items()))
-        raw_server = read_raw(server_toml) | {"silos": list(identities), "identities": identities}
-        notes = fit_modulus(raw_server)
-        try:
-            modulus = raw_server.get("modulus_bits", server.modulus_bits)
-            replace(server, silos=tuple(identities), identities=identities, modulus_bits=modulus)
-        except ConfigError as exc:
-            raise ConfigError(f"{server_toml} would be invalid: {exc}") from None
-        docs = {n: silo_document(deployment, n, manifest, server_hex, identities) for n in added}
-        for name, doc in docs.items():
-            validate_document(doc, f"silos/{name}/silo.toml")
-        raw_silos = {n: read_raw(p) | {"identities": identities} for n, p in local.items()}
-        # The lock on the server's audit log also keeps a running server (or a second
-        # provisioning run) out while the files change.
-        with AuditLog(server.audit_log, party="server", identity=server_key) as audit:
-            ca_pem = ca_cert.read_bytes()
-            (root / "silos").mkdir(mode=0o700, exist_ok=True)
-            for name in added:
-                folder = root / "silos" / name
-                _write_party(folder, ca_pem, new_tls[name], "silo", new_keys[name])
-                write_config(folder / "silo.toml", docs[name], f"silo {name!r}")
-            for name, raw in raw_silos.items():
-                write_config(local[name], raw, f"silo {name!r}")
-            write_config(server_toml, raw_server, "server")
-            with audit.batch():
-                for name in added:
-                    fingerprint = new_keys[name].public_key.fingerprint()
-                    cert = new_tls[name].fingerprint
-                    _audit_issued(audit, "silo_certified", name, deployment, cert, fingerprint)
-                details = {"setting": "silos", "old": list(server.silos), "new": list(identities)}
-                audit.append(events.CONFIG_CHANGED, details=details)
-    else:
-        from cryptography import x509
-
-        try:
-            ca_fingerprint = pki.cert_fingerprint(
-                x509.load_pem_x509_certificate(ca_cert.read_bytes())
-            )
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read the CA certificate {ca_cert}: {exc}") from None
-    silo_dir = root / "silos"
-    return ProvisionResult(
-        deployment_id=deployment,
-        directory=root,
-        created=False,
-        ca_cert=ca_cert,
-        ca_fingerprint=ca_fingerprint,
-        server_config=server_toml,
-        server_fingerprint=server_key.public_key.fingerprint(),
-        silo_configs=MappingProxyType({n: silo_dir / n / "silo.toml" for n in identities}),
-        fingerprints=MappingProxyType({n: _fingerprint(k) for n, k in identities.items()}),
-        added=tuple(sorted(added)),
-        existing=existing,
-        not_updated=tuple(n for n in server.silos if n not in local),
-        notes=notes,
-        audit_log=server.audit_log,
     )

@@ -6,19 +6,27 @@ and last, :mod:`fedseal.protocol.messages` those of the middle one:
 1. **Train.** The server sends :class:`TrainRequest` (global weights, the aggregation mode and the
    quantization every silo must encode with). A silo trains, encodes
    ``[w*update, w, w*metrics]`` and answers :class:`TrainReady` (masking mode: the encoded
-   vector stays on the silo until it is masked), :class:`PlaintextInput` (the insecure
-   ``"none"`` mode, kept only to measure what SecAgg costs) or :class:`Abstain` (with a reason,
-   e.g. its privacy budget would be exceeded; the server treats it like a dropout).
-2. **Aggregate.** The five SecAgg stages among the silos that answered :class:`TrainReady`.
+   vector stays on the silo until it is masked), :class:`PaillierInput` (Paillier mode: the
+   packed vector encrypted under the deployment's threshold key and signed by the silo),
+   :class:`PlaintextInput` (the insecure ``"none"`` mode, kept only to measure what SecAgg
+   costs) or :class:`Abstain` (with a reason, e.g. its privacy budget would be exceeded; the
+   server treats it like a dropout).
+2. **Aggregate.** Masking: the five SecAgg stages among the silos that answered
+   :class:`TrainReady`. Paillier: the server multiplies the ciphertexts it received and sends
+   every contributor one :class:`DecryptRequest` carrying all the signed contributions; each
+   silo checks them, recomputes the aggregate itself and answers its
+   :class:`PartialDecryptionShare` (Damgård–Jurik 2001 §4, with a proof of correctness).
 3. **Attest.** The server sends its signed audit checkpoint (:class:`CheckpointRequest`); each
    silo verifies it, keeps it and answers :class:`CheckpointCosign`. :class:`Finish` tells a silo
    the deployment's training is over.
 
-Nothing here carries a silo's update in clear except :class:`PlaintextInput`.
+Nothing here carries a silo's update in clear except :class:`PlaintextInput`. See
+``docs/paillier.md`` for the Paillier messages and the checks a silo makes before decrypting.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,23 +34,33 @@ import numpy as np
 import numpy.typing as npt
 
 from fedseal.protocol import messages as m
+from fedseal.secagg.identity import signing_payload
 from fedseal.secagg.quantize import QuantizationSpec
 
 __all__ = [
     "AGGREGATION_MODES",
+    "PAILLIER_INPUT_PURPOSE",
     "Abstain",
     "CheckpointCosign",
     "CheckpointRequest",
+    "DecryptRequest",
     "Finish",
+    "PaillierInput",
+    "PartialDecryptionShare",
     "PlaintextInput",
     "ToServer",
     "ToSilo",
     "TrainReady",
     "TrainRequest",
+    "paillier_input_payload",
 ]
 
-#: ``"masking"``: SecAgg; ``"none"``: plaintext sum, insecure, for comparison only.
-AGGREGATION_MODES = ("masking", "none")
+#: ``"masking"``: SecAgg; ``"paillier"``: packed threshold Paillier; ``"none"``: plaintext sum,
+#: insecure, for comparison only.
+AGGREGATION_MODES = ("masking", "paillier", "none")
+
+#: Purpose label of a silo's signature over its Paillier input (``identity.signing_payload``).
+PAILLIER_INPUT_PURPOSE = "fedseal/paillier-input"
 
 
 def _arrays_equal(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
@@ -121,6 +139,68 @@ class PlaintextInput:
 
 
 @dataclass(frozen=True)
+class PaillierInput:
+    """C -> S: the encoded contribution, packed and encrypted under the threshold key.
+
+    ``ciphertexts`` is ``EncryptedVector.to_bytes`` (fixed-width ciphertexts); ``signature`` is
+    the sender's Ed25519 signature over :meth:`signed_payload`, so that the server can forward
+    the contribution to the other silos but cannot alter, drop-and-replace or replay it.
+    """
+
+    deployment_id: str
+    round_id: int
+    sender: str
+    ciphertexts: bytes
+    signature: bytes
+
+    def signed_payload(self) -> bytes:
+        """What ``signature`` signs: deployment, round, sender and SHA-256 of the ciphertexts."""
+        return paillier_input_payload(
+            self.deployment_id, self.round_id, self.sender, self.ciphertexts
+        )
+
+
+def paillier_input_payload(
+    deployment_id: str, round_id: int, sender: str, ciphertexts: bytes
+) -> bytes:
+    """``signing_payload("fedseal/paillier-input", deployment, round, sender, sha256(ct))``."""
+    digest = hashlib.sha256(ciphertexts).digest()
+    return signing_payload(PAILLIER_INPUT_PURPOSE, deployment_id, round_id, sender, digest)
+
+
+@dataclass(frozen=True)
+class DecryptRequest:
+    """S -> C: decrypt the sum of these contributions (every one the server received).
+
+    A silo answers at most once per round, and only after checking every signature, that the
+    senders are distinct silos of the deployment, that there are enough of them, and that its
+    own contribution (if it sent one) is among them unchanged.
+    """
+
+    deployment_id: str
+    round_id: int
+    contributions: tuple[PaillierInput, ...]
+
+
+@dataclass(frozen=True)
+class PartialDecryptionShare:
+    """C -> S: the silo's partial decryption of the aggregate, with its proof.
+
+    ``values`` are the fixed-width partial decryptions (one per ciphertext), ``index`` the
+    silo's party index in the threshold key, ``challenge`` and ``response`` the Fiat–Shamir
+    proof (``response`` as a big-endian integer).
+    """
+
+    deployment_id: str
+    round_id: int
+    sender: str
+    index: int
+    values: bytes
+    challenge: bytes
+    response: bytes
+
+
+@dataclass(frozen=True)
 class CheckpointRequest:
     """S -> C: the server's signed audit checkpoint, as its canonical JSON record bytes."""
 
@@ -151,6 +231,7 @@ ToSilo = (
     TrainRequest
     | CheckpointRequest
     | Finish
+    | DecryptRequest
     | m.BeginRound
     | m.KeyDirectory
     | m.ShareDelivery
@@ -164,6 +245,8 @@ ToServer = (
     TrainReady
     | Abstain
     | PlaintextInput
+    | PaillierInput
+    | PartialDecryptionShare
     | CheckpointCosign
     | m.AdvertiseKeys
     | m.ShareKeys

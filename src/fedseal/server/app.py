@@ -5,6 +5,9 @@ audit log and the durable state, serves silos over mTLS gRPC and runs the config
 FedAvg rounds. One JSON line per round is appended to ``state_dir/rounds.jsonl`` (names, counts
 and aggregate metrics only). The initial model comes from ``--init-model`` (a ``.npy`` file,
 read without pickle) unless the state directory already holds a model from earlier rounds.
+With ``aggregation = "paillier"`` the server also loads the deployment's threshold Paillier
+public key (``paillier_public_key``; it never holds a key share) and checks it against the
+deployment before it listens.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,7 +36,10 @@ from fedseal.server.grpc_server import GrpcCoordinator
 from fedseal.server.state import ServerState
 from fedseal.server.strategy import METRIC_NAMES, FedAvg
 
-__all__ = ["driver_config", "run_from_args", "serve"]
+if TYPE_CHECKING:  # gmpy2 and phe are an optional extra, needed only in Paillier mode
+    from fedseal.server.paillier_round import PaillierAggregator
+
+__all__ = ["driver_config", "paillier_aggregator", "run_from_args", "serve"]
 
 log = logging.getLogger("fedseal.server")
 
@@ -74,6 +80,34 @@ def driver_config(config: ServerConfig) -> DriverConfig:
     )
 
 
+def paillier_aggregator(
+    config: ServerConfig,
+    directory: dict[str, IdentityPublicKey],
+    *,
+    spec: QuantizationSpec,
+    dim: int,
+) -> PaillierAggregator | None:
+    """The server's Paillier setup, or None unless ``aggregation = "paillier"``.
+
+    Raises
+    ------
+    ConfigError
+        If the public key file is missing or malformed, was dealt for another deployment or
+        for other silos, or an admitted silo holds no share of it.
+    """
+    if config.aggregation != "paillier" or config.paillier_public_key is None:
+        return None
+    from fedseal.deploy.paillier_keys import load_deployment_key
+    from fedseal.server.paillier_round import PaillierAggregator
+
+    key = load_deployment_key(
+        config.paillier_public_key, deployment_id=config.deployment_id, silos=config.silos
+    )
+    return PaillierAggregator(
+        key, directory, deployment_id=config.deployment_id, spec=spec, dim=dim
+    )
+
+
 async def serve(
     config: ServerConfig,
     *,
@@ -89,6 +123,8 @@ async def serve(
     directory = {s: IdentityPublicKey(bytes.fromhex(config.identities[s])) for s in admitted}
     state = ServerState(config.state_dir, deployment_id=config.deployment_id)
     strategy = FedAvg(_initial_model(state, init_model))
+    settings = driver_config(config)
+    paillier = paillier_aggregator(config, directory, spec=settings.quantization, dim=strategy.dim)
     rounds_file = Path(config.state_dir) / "rounds.jsonl"
     config.audit_log.parent.mkdir(parents=True, exist_ok=True)
 
@@ -108,12 +144,13 @@ async def serve(
             },
         )
         driver = RoundDriver(
-            driver_config(config),
+            settings,
             directory=directory,
             strategy=strategy,
             state=state,
             audit=audit,
             on_round=record,
+            paillier=paillier,
         )
         coordinator = GrpcCoordinator(
             driver,
@@ -133,6 +170,8 @@ async def serve(
         finally:
             await asyncio.sleep(0.2)  # let Finish messages reach the silos
             await coordinator.stop()
+            if paillier is not None:
+                paillier.close()
             transport = {"bytes_up": coordinator.bytes_up, "bytes_down": coordinator.bytes_down}
             (Path(config.state_dir) / "transport.json").write_text(json.dumps(transport))
 

@@ -14,7 +14,9 @@ A round (``protocol/control.py`` describes its messages):
    silo gets a ``TrainRequest``; answers are collected until ``train_timeout_s``;
 2. the silos that answered ``TrainReady`` run the five SecAgg stages; a stage closes when all
    answered or after ``stage_timeout_s``, a disconnect or a malformed message makes that silo a
-   dropout of the stage (``aggregation = "none"`` sums ``PlaintextInput`` instead: insecure);
+   dropout of the stage (``aggregation = "paillier"`` multiplies the silos' encrypted inputs as
+   they arrive and has the contributors decrypt the sum, :mod:`fedseal.server.paillier_round`;
+   ``aggregation = "none"`` sums ``PlaintextInput`` instead: insecure);
 3. the decoded sum moves the global model (:class:`~fedseal.server.strategy.FedAvg`), the model
    is persisted, and the server's signed audit checkpoint is sent to the silos to co-sign.
 
@@ -26,12 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -45,9 +45,12 @@ from fedseal.protocol import messages as m
 from fedseal.protocol.server import ServerSession, ServerStage
 from fedseal.secagg.graph import full_parameters, sparse_parameters
 from fedseal.secagg.identity import IdentityPublicKey
-from fedseal.secagg.quantize import QuantizationSpec
+from fedseal.server.rounds import DriverConfig, Link, RoundSummary, summary_line
 from fedseal.server.state import ServerState
-from fedseal.server.strategy import FedAvg, RoundMetrics
+from fedseal.server.strategy import FedAvg
+
+if TYPE_CHECKING:  # gmpy2 and phe are an optional extra, needed only in Paillier mode
+    from fedseal.server.paillier_round import PaillierAggregator, PaillierRound
 
 __all__ = ["DriverConfig", "Link", "RoundDriver", "RoundSummary", "summary_line"]
 
@@ -55,74 +58,6 @@ log = logging.getLogger("fedseal.server")
 
 _BEFORE_MASKING = (ServerStage.ADVERTISE, ServerStage.SHARE, ServerStage.MASKED_INPUT)
 _MAX_ATTEMPTS_PER_ROUND = 3
-
-
-class Link(Protocol):
-    """The transport's handle on one connected silo."""
-
-    def send(self, message: c.ToSilo) -> None:
-        """Queue ``message`` for the silo (never blocks)."""
-
-    def close(self, reason: str) -> None:
-        """End the connection."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class DriverConfig:
-    """What the driver needs from the server's configuration (all validated by the loader)."""
-
-    deployment_id: str
-    rounds: int
-    min_silos: int
-    aggregation: str
-    quantization: QuantizationSpec
-    train_timeout_s: float
-    stage_timeout_s: float
-    connect_timeout_s: float
-    checkpoint_timeout_s: float = 10.0
-    corruption: float = 0.05
-    dropout: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.aggregation not in c.AGGREGATION_MODES:
-            raise ConfigError(f"aggregation must be one of {c.AGGREGATION_MODES}")
-        if self.rounds < 1 or self.min_silos < 2:
-            raise ConfigError("rounds must be >= 1 and min_silos >= 2")
-
-
-@dataclass
-class RoundSummary:
-    """What one round did, as the server knows it (names, counts and metrics only)."""
-
-    round_id: int
-    participants: tuple[str, ...] = ()
-    ready: tuple[str, ...] = ()
-    survivors: tuple[str, ...] = ()
-    dropouts: list[dict[str, str]] = field(default_factory=list)
-    completed: bool = False
-    reason: str | None = None
-    metrics: RoundMetrics | None = None
-    seconds: float = 0.0
-
-    def to_record(self) -> dict[str, Any]:
-        """A JSON-ready record (for ``rounds.jsonl`` and the demo's summary)."""
-        record: dict[str, Any] = {
-            "round": self.round_id,
-            "participants": list(self.participants),
-            "ready": list(self.ready),
-            "survivors": list(self.survivors),
-            "dropouts": self.dropouts,
-            "completed": self.completed,
-            "reason": self.reason,
-            "seconds": round(self.seconds, 4),
-        }
-        if self.metrics is not None:
-            record.update(
-                total_weight=self.metrics.total_weight,
-                loss=self.metrics.loss,
-                accuracy=self.metrics.accuracy,
-            )
-        return record
 
 
 class RoundDriver:
@@ -143,6 +78,8 @@ class RoundDriver:
         Called with each :class:`RoundSummary`.
     clock : callable
         Monotonic seconds (injected for tests).
+    paillier : PaillierAggregator, optional
+        Required by ``aggregation = "paillier"``: the deployment's public key and layout.
     """
 
     def __init__(
@@ -155,8 +92,12 @@ class RoundDriver:
         audit: AuditLog | None = None,
         on_round: Callable[[RoundSummary], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        paillier: PaillierAggregator | None = None,
     ) -> None:
+        if config.aggregation == "paillier" and paillier is None:
+            raise ConfigError("aggregation = 'paillier' needs the deployment's Paillier key")
         self.config = config
+        self._paillier = paillier
         self._directory = dict(directory)
         self.strategy = strategy
         self.state = state
@@ -247,10 +188,15 @@ class RoundDriver:
         start = self._clock()
         round_id = self.state.begin_round()
         summary = RoundSummary(round_id, participants=tuple(sorted(self.links)))
+        paillier = None
+        if self._paillier is not None and self.config.aggregation == "paillier":
+            paillier = self._paillier.new_round(round_id)
         try:
-            contributions = await self._train(summary)
+            contributions = await self._train(summary, paillier)
             if self.config.aggregation == "masking":
                 total = await self._secure_aggregate(summary)
+            elif paillier is not None:
+                total = await self._paillier_aggregate(summary, paillier)
             else:
                 total = contributions
             decoded = self.config.quantization.decode_sum(total, dim=self.strategy.dim)
@@ -281,7 +227,9 @@ class RoundDriver:
         summary.seconds = self._clock() - start
         return summary
 
-    async def _train(self, summary: RoundSummary) -> npt.NDArray[Any]:
+    async def _train(
+        self, summary: RoundSummary, paillier: PaillierRound | None
+    ) -> npt.NDArray[Any]:
         cfg, spec = self.config, self.config.quantization
         request = c.TrainRequest(
             cfg.deployment_id, summary.round_id, self.strategy.weights, cfg.aggregation, spec
@@ -308,6 +256,13 @@ class RoundDriver:
             elif isinstance(payload, c.Abstain):
                 self._drop(summary, silo, "train", f"abstained: {payload.reason[:200]}")
             elif isinstance(payload, c.TrainReady) and cfg.aggregation == "masking":
+                ready.append(silo)
+            elif isinstance(payload, c.PaillierInput) and paillier is not None:
+                try:
+                    paillier.add_input(silo, payload)
+                except FedsealError as exc:
+                    self._drop(summary, silo, "train", f"invalid Paillier input: {exc}")
+                    continue
                 ready.append(silo)
             elif isinstance(payload, c.PlaintextInput) and cfg.aggregation == "none":
                 v = payload.vector
@@ -374,6 +329,30 @@ class RoundDriver:
             raise RoundAbortedError(session.abort_reason or "secure aggregation failed")
         return session.result
 
+    async def _paillier_aggregate(
+        self, summary: RoundSummary, paillier: PaillierRound
+    ) -> npt.NDArray[Any]:
+        from fedseal.server.paillier_round import RoundIO, decrypt_round
+
+        cfg, key = self.config, paillier.setup.key.public_key
+        self._audit_event(
+            ev.ROUND_STARTED, summary.round_id, n=len(summary.ready), t=key.threshold,
+            bits=cfg.quantization.bits, key_bits=key.key_bits, participants=list(summary.ready),
+            aggregation=cfg.aggregation,
+        )  # fmt: skip
+        io = RoundIO(
+            next_event=self._next_event,
+            send=self._send,
+            drop=lambda silo, stage, reason: self._drop(summary, silo, stage, reason),
+            clock=self._clock,
+        )
+        total, decryption = await decrypt_round(io, paillier, timeout_s=cfg.stage_timeout_s)
+        log.info(
+            "round %d: %d contributions decrypted with the partials of %s",
+            summary.round_id, len(paillier.contributors), list(decryption.used),
+        )  # fmt: skip
+        return total
+
     def _audit_stage(self, round_id: int, closed: ServerStage, session: ServerSession) -> None:
         active = len(session.params.participants) - len(session.dropouts)
         if closed is ServerStage.ADVERTISE:
@@ -387,6 +366,11 @@ class RoundDriver:
                 passed=active >= session.params.threshold,
                 signers_count=active,
             )
+
+    def _send(self, silo: str, message: c.ToSilo) -> None:
+        link = self.links.get(silo)
+        if link is not None:
+            link.send(message)
 
     def _dispatch(self, outbox: list[tuple[str, m.Message]]) -> None:
         for silo, message in outbox:
@@ -422,8 +406,3 @@ class RoundDriver:
                     )
                 except FedsealError as exc:
                     log.warning("round %d: bad co-signature from %s: %s", round_id, silo, exc)
-
-
-def summary_line(summary: RoundSummary) -> str:
-    """The summary as one JSON line."""
-    return json.dumps(summary.to_record(), sort_keys=True)

@@ -8,8 +8,9 @@ envelope per direction wraps them in a ``oneof`` (``ServerEnvelope`` for :data:`
 Theory of operation: conversion is driven by one table, :data:`_CODECS`, from a dataclass field
 name to the codec of its value (a name means the same thing in every message). Fields not in
 the table are scalars (``str``, ``bytes``, ``int``, ``float``) and are copied as they are. Nested
-dataclasses (``RoundParams``, ``EncryptedShare``, ``AdvertiseKeys``, ``QuantizationSpec``) go
-through the same two functions, :func:`_to_pb` and :func:`_from_pb`.
+dataclasses (``RoundParams``, ``EncryptedShare``, ``AdvertiseKeys``, ``QuantizationSpec``, the
+``PaillierInput`` list of a ``DecryptRequest``) go through the same two functions,
+:func:`_to_pb` and :func:`_from_pb`.
 
 Decoding treats its input as hostile: whatever is wrong with it (unparsable bytes, no message in
 the envelope, a missing sub-message, a vector whose dtype the field does not allow or whose byte
@@ -63,6 +64,7 @@ _TO_SILO: dict[str, type[Any]] = {
     "consistency_request": m.ConsistencyRequest,
     "unmask_request": m.UnmaskRequest,
     "abort_round": m.AbortRound,
+    "decrypt_request": c.DecryptRequest,
 }
 _TO_SERVER: dict[str, type[Any]] = {
     "train_ready": c.TrainReady,
@@ -75,6 +77,8 @@ _TO_SERVER: dict[str, type[Any]] = {
     "consistency_signature": m.ConsistencySignature,
     "unmask_response": m.UnmaskResponse,
     "abort_round": m.AbortRound,
+    "paillier_input": c.PaillierInput,
+    "partial_decryption_share": c.PartialDecryptionShare,
 }
 
 # Wire dtypes, looked up by string: an untrusted string never reaches np.dtype().
@@ -191,6 +195,7 @@ _CODECS: dict[str, tuple[_Enc, _Dec]] = {
     "quantization": _nested_codec(QuantizationSpec, repeated=False),
     "shares": _nested_codec(m.EncryptedShare, repeated=True),
     "advertisements": _nested_codec(m.AdvertiseKeys, repeated=True),
+    "contributions": _nested_codec(c.PaillierInput, repeated=True),
 }
 
 

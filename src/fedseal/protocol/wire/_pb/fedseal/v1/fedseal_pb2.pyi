@@ -256,6 +256,48 @@ class PlaintextInput(_message.Message):
     vector: Vector
     def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., sender: _Optional[str] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
 
+class PaillierInput(_message.Message):
+    __slots__ = ("deployment_id", "round_id", "sender", "ciphertexts", "signature")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUND_ID_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    CIPHERTEXTS_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    round_id: int
+    sender: str
+    ciphertexts: bytes
+    signature: bytes
+    def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., sender: _Optional[str] = ..., ciphertexts: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class DecryptRequest(_message.Message):
+    __slots__ = ("deployment_id", "round_id", "contributions")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUND_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    round_id: int
+    contributions: _containers.RepeatedCompositeFieldContainer[PaillierInput]
+    def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., contributions: _Optional[_Iterable[_Union[PaillierInput, _Mapping]]] = ...) -> None: ...
+
+class PartialDecryptionShare(_message.Message):
+    __slots__ = ("deployment_id", "round_id", "sender", "index", "values", "challenge", "response")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUND_ID_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGE_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    round_id: int
+    sender: str
+    index: int
+    values: bytes
+    challenge: bytes
+    response: bytes
+    def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., sender: _Optional[str] = ..., index: _Optional[int] = ..., values: _Optional[bytes] = ..., challenge: _Optional[bytes] = ..., response: _Optional[bytes] = ...) -> None: ...
+
 class CheckpointRequest(_message.Message):
     __slots__ = ("deployment_id", "round_id", "checkpoint")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -287,7 +329,7 @@ class Finish(_message.Message):
     def __init__(self, deployment_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ServerEnvelope(_message.Message):
-    __slots__ = ("train_request", "checkpoint_request", "finish", "begin_round", "key_directory", "share_delivery", "consistency_request", "unmask_request", "abort_round")
+    __slots__ = ("train_request", "checkpoint_request", "finish", "begin_round", "key_directory", "share_delivery", "consistency_request", "unmask_request", "abort_round", "decrypt_request")
     TRAIN_REQUEST_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_REQUEST_FIELD_NUMBER: _ClassVar[int]
     FINISH_FIELD_NUMBER: _ClassVar[int]
@@ -297,6 +339,7 @@ class ServerEnvelope(_message.Message):
     CONSISTENCY_REQUEST_FIELD_NUMBER: _ClassVar[int]
     UNMASK_REQUEST_FIELD_NUMBER: _ClassVar[int]
     ABORT_ROUND_FIELD_NUMBER: _ClassVar[int]
+    DECRYPT_REQUEST_FIELD_NUMBER: _ClassVar[int]
     train_request: TrainRequest
     checkpoint_request: CheckpointRequest
     finish: Finish
@@ -306,10 +349,11 @@ class ServerEnvelope(_message.Message):
     consistency_request: ConsistencyRequest
     unmask_request: UnmaskRequest
     abort_round: AbortRound
-    def __init__(self, train_request: _Optional[_Union[TrainRequest, _Mapping]] = ..., checkpoint_request: _Optional[_Union[CheckpointRequest, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., begin_round: _Optional[_Union[BeginRound, _Mapping]] = ..., key_directory: _Optional[_Union[KeyDirectory, _Mapping]] = ..., share_delivery: _Optional[_Union[ShareDelivery, _Mapping]] = ..., consistency_request: _Optional[_Union[ConsistencyRequest, _Mapping]] = ..., unmask_request: _Optional[_Union[UnmaskRequest, _Mapping]] = ..., abort_round: _Optional[_Union[AbortRound, _Mapping]] = ...) -> None: ...
+    decrypt_request: DecryptRequest
+    def __init__(self, train_request: _Optional[_Union[TrainRequest, _Mapping]] = ..., checkpoint_request: _Optional[_Union[CheckpointRequest, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., begin_round: _Optional[_Union[BeginRound, _Mapping]] = ..., key_directory: _Optional[_Union[KeyDirectory, _Mapping]] = ..., share_delivery: _Optional[_Union[ShareDelivery, _Mapping]] = ..., consistency_request: _Optional[_Union[ConsistencyRequest, _Mapping]] = ..., unmask_request: _Optional[_Union[UnmaskRequest, _Mapping]] = ..., abort_round: _Optional[_Union[AbortRound, _Mapping]] = ..., decrypt_request: _Optional[_Union[DecryptRequest, _Mapping]] = ...) -> None: ...
 
 class SiloEnvelope(_message.Message):
-    __slots__ = ("train_ready", "abstain", "plaintext_input", "checkpoint_cosign", "advertise_keys", "share_keys", "masked_input", "consistency_signature", "unmask_response", "abort_round")
+    __slots__ = ("train_ready", "abstain", "plaintext_input", "checkpoint_cosign", "advertise_keys", "share_keys", "masked_input", "consistency_signature", "unmask_response", "abort_round", "paillier_input", "partial_decryption_share")
     TRAIN_READY_FIELD_NUMBER: _ClassVar[int]
     ABSTAIN_FIELD_NUMBER: _ClassVar[int]
     PLAINTEXT_INPUT_FIELD_NUMBER: _ClassVar[int]
@@ -320,6 +364,8 @@ class SiloEnvelope(_message.Message):
     CONSISTENCY_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     UNMASK_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     ABORT_ROUND_FIELD_NUMBER: _ClassVar[int]
+    PAILLIER_INPUT_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_DECRYPTION_SHARE_FIELD_NUMBER: _ClassVar[int]
     train_ready: TrainReady
     abstain: Abstain
     plaintext_input: PlaintextInput
@@ -330,7 +376,9 @@ class SiloEnvelope(_message.Message):
     consistency_signature: ConsistencySignature
     unmask_response: UnmaskResponse
     abort_round: AbortRound
-    def __init__(self, train_ready: _Optional[_Union[TrainReady, _Mapping]] = ..., abstain: _Optional[_Union[Abstain, _Mapping]] = ..., plaintext_input: _Optional[_Union[PlaintextInput, _Mapping]] = ..., checkpoint_cosign: _Optional[_Union[CheckpointCosign, _Mapping]] = ..., advertise_keys: _Optional[_Union[AdvertiseKeys, _Mapping]] = ..., share_keys: _Optional[_Union[ShareKeys, _Mapping]] = ..., masked_input: _Optional[_Union[MaskedInput, _Mapping]] = ..., consistency_signature: _Optional[_Union[ConsistencySignature, _Mapping]] = ..., unmask_response: _Optional[_Union[UnmaskResponse, _Mapping]] = ..., abort_round: _Optional[_Union[AbortRound, _Mapping]] = ...) -> None: ...
+    paillier_input: PaillierInput
+    partial_decryption_share: PartialDecryptionShare
+    def __init__(self, train_ready: _Optional[_Union[TrainReady, _Mapping]] = ..., abstain: _Optional[_Union[Abstain, _Mapping]] = ..., plaintext_input: _Optional[_Union[PlaintextInput, _Mapping]] = ..., checkpoint_cosign: _Optional[_Union[CheckpointCosign, _Mapping]] = ..., advertise_keys: _Optional[_Union[AdvertiseKeys, _Mapping]] = ..., share_keys: _Optional[_Union[ShareKeys, _Mapping]] = ..., masked_input: _Optional[_Union[MaskedInput, _Mapping]] = ..., consistency_signature: _Optional[_Union[ConsistencySignature, _Mapping]] = ..., unmask_response: _Optional[_Union[UnmaskResponse, _Mapping]] = ..., abort_round: _Optional[_Union[AbortRound, _Mapping]] = ..., paillier_input: _Optional[_Union[PaillierInput, _Mapping]] = ..., partial_decryption_share: _Optional[_Union[PartialDecryptionShare, _Mapping]] = ...) -> None: ...
 
 class Frame(_message.Message):
     __slots__ = ("message_id", "index", "total", "data")

@@ -1,0 +1,316 @@
+"""The silo's side of ``aggregation = "paillier"``: encrypt, and decrypt only what is safe.
+
+Theory of operation
+-------------------
+One :class:`PaillierSilo` lives as long as the silo's agent. It holds the deployment's public
+key, this silo's key share (:class:`~fedseal.secagg.paillier.KeyShare`) and one
+:class:`~fedseal.secagg.paillier.Encryptor`, whose pool of precomputed ``r^N mod N^2``
+(Paillier 1999; Damgård–Jurik 2001) is refilled on a worker thread once the silo has answered
+its round, outside the round's critical path. Per round:
+
+1. :meth:`begin` (the agent accepted a ``TrainRequest``): fixes the round id and the packing
+   layout; the previous round's state is dropped.
+2. :meth:`contribute`: packs and encrypts the encoded vector and signs
+   ``(deployment, round, sender, SHA-256(ciphertexts))`` with the silo's Ed25519 identity key.
+3. :meth:`decrypt` (the server's ``DecryptRequest``): answers **at most once per round**, and
+   only if every contribution's signature verifies against the directory, the senders are
+   distinct silos of the deployment, there are at least :attr:`min_contributions` of them (never
+   fewer than the key's threshold ``t``, nor 2), this silo's own contribution (if it sent one)
+   is there unchanged, and every ciphertext lies in ``Z*_{N^2}``. The silo then recomputes the
+   aggregate itself (:class:`~fedseal.secagg.paillier.CiphertextSum`) and returns its partial
+   decryption with the proof of Shoup 2000 / Damgård–Jurik 2001 §4.1.
+
+Why these checks: a malicious server could otherwise ask for the decryption of one silo's
+ciphertext, or of two sums that differ by one silo and subtract. Each honest silo decrypts one
+aggregate per round and only one containing its own input, so two different aggregates need two
+disjoint sets of honest decryptors of size ``t - a`` each (``a`` corrupt silos), impossible when
+``t > (n + a) / 2`` -- the bound of ``full_parameters`` the dealer used and :meth:`__init__`
+re-checks against this silo's own ``corruption`` setting. See ``docs/paillier.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from fedseal.errors import AuthenticationError, ConfigError, ProtocolViolation
+from fedseal.protocol import control as c
+from fedseal.protocol.client import ClientPolicy
+from fedseal.secagg.graph import full_parameters
+from fedseal.secagg.hazmat.randomness import RandomSource
+from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
+from fedseal.secagg.paillier import (
+    CiphertextSum,
+    EncryptedVector,
+    Encryptor,
+    KeyShare,
+    PackingLayout,
+    partial_decrypt,
+)
+from fedseal.secagg.quantize import QuantizationSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import numpy.typing as npt
+
+    from fedseal.deploy.paillier_keys import DeploymentKey
+
+__all__ = ["PaillierSilo"]
+
+log = logging.getLogger("fedseal.client")
+
+
+@dataclass
+class _Round:
+    round_id: int
+    layout: PackingLayout
+    own: c.PaillierInput | None = None
+    answered: bool = False
+
+
+class PaillierSilo:
+    """One silo's Paillier state for the deployment's life. See the module docstring.
+
+    Parameters
+    ----------
+    silo : str
+        This silo's name.
+    deployment_id : str
+    identity_key : IdentityKey
+        Signs this silo's contributions.
+    directory : mapping of str to IdentityPublicKey
+        Every silo's identity key: who may contribute.
+    key : DeploymentKey
+        The deployment's public key and who holds which share.
+    share : KeyShare
+        This silo's share (checked to be share ``key.index_of(silo)``).
+    policy : ClientPolicy
+        ``corruption`` and ``min_silos`` bound what this silo accepts.
+    rng : RandomSource
+        Encryption randomness and proof nonces (``SystemRandomSource`` in a deployment).
+    workers : int, optional
+        Threads for precomputation and partial decryption (default: every core).
+
+    Raises
+    ------
+    ConfigError
+        If the share does not belong to the key or this silo, the key's parties differ from
+        the directory, or the key's threshold is below what this silo's ``corruption`` needs.
+
+    Warnings
+    --------
+    Holds the key share and the encryption randomness: never log, pickle or copy this object.
+    """
+
+    def __init__(
+        self,
+        *,
+        silo: str,
+        deployment_id: str,
+        identity_key: IdentityKey,
+        directory: Mapping[str, IdentityPublicKey],
+        key: DeploymentKey,
+        share: KeyShare,
+        policy: ClientPolicy,
+        rng: RandomSource,
+        workers: int | None = None,
+    ) -> None:
+        public = key.public_key
+        if share.key_id != public.key_id or share.index != key.index_of(silo):
+            raise ConfigError(f"the Paillier key share is not silo {silo!r}'s share of this key")
+        unknown = sorted(set(key.parties) - set(directory))
+        if unknown:
+            raise ConfigError(f"the Paillier key names {unknown[0]!r}, which is not a silo")
+        needed = full_parameters(len(directory), corruption=policy.corruption).threshold
+        if public.threshold < needed:
+            raise ConfigError(
+                f"the Paillier key's threshold {public.threshold} is below {needed}, the "
+                f"smallest this silo accepts for {len(directory)} silos at corruption "
+                f"{policy.corruption}; re-deal the key"
+            )
+        self.silo = silo
+        self.deployment_id = deployment_id
+        self.key = key
+        self._identity = identity_key
+        self._directory = dict(directory)
+        self._share = share
+        self._rng = rng
+        self._encryptor = Encryptor(public, rng)
+        #: Fewest contributions whose sum this silo helps decrypt (STYLE rule 5).
+        self.min_contributions = max(public.threshold, policy.min_silos, 2)
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers or os.cpu_count() or 1, thread_name_prefix="fedseal-paillier"
+        )
+        self._refill: Future[None] | None = None
+        self._round: _Round | None = None
+
+    # -- the round ----------------------------------------------------------------------------
+
+    def begin(self, round_id: int, spec: QuantizationSpec, *, dim: int) -> None:
+        """Start round ``round_id`` (a ``TrainRequest`` was accepted); forget the previous one.
+
+        Raises
+        ------
+        ConfigError
+            If ``spec`` cannot be packed under this key (slots wider than 64 bits).
+        """
+        self._round = None
+        layout = PackingLayout.for_spec(spec, dim=dim, public_key=self.key.public_key)
+        self._round = _Round(round_id, layout)
+        # Normally the pool was refilled after the last round's answer; if not (first round,
+        # or the silo was not asked to decrypt), refill it while the app trains.
+        self._start_refill(layout.count)
+
+    def in_round(self, round_id: int) -> bool:
+        """Whether this silo is in Paillier round ``round_id``."""
+        return self._round is not None and self._round.round_id == round_id
+
+    def end_round(self) -> None:
+        """Abandon the current round (the connection broke)."""
+        self._round = None
+
+    def contribute(self, encoded: npt.NDArray[Any]) -> c.PaillierInput:
+        """Encrypt this round's encoded contribution and sign it.
+
+        Raises
+        ------
+        ConfigError
+            If no round was begun, or ``encoded`` does not fit the round's layout.
+        """
+        state = self._round
+        if state is None:
+            raise ConfigError("contribute() before begin()")
+        self._wait_for_refill()
+        vector = self._encryptor.encrypt(encoded, state.layout, round_id=state.round_id)
+        blob = vector.to_bytes(self.key.public_key)
+        payload = c.paillier_input_payload(self.deployment_id, state.round_id, self.silo, blob)
+        own = c.PaillierInput(
+            self.deployment_id, state.round_id, self.silo, blob, self._identity.sign(payload)
+        )
+        state.own = own
+        return own
+
+    def decrypt(self, request: c.DecryptRequest) -> c.PartialDecryptionShare:
+        """Check ``request`` and answer this silo's partial decryption of the aggregate.
+
+        Whatever the outcome, this silo does not decrypt again in this round.
+
+        Raises
+        ------
+        ProtocolViolation
+            Naming the first failed check (see the module docstring).
+        """
+        state = self._round
+        if state is None or request.round_id != state.round_id:
+            raise ProtocolViolation(f"no Paillier round {request.round_id} on this silo")
+        if state.answered:
+            raise ProtocolViolation(
+                f"a second decrypt request in round {state.round_id}; a silo decrypts once"
+            )
+        state.answered = True
+        aggregate = self._aggregate(request, state)
+        public = self.key.public_key
+        partial = partial_decrypt(
+            self._share,
+            public,
+            aggregate,
+            layout=state.layout,
+            round_id=state.round_id,
+            rng=self._rng,
+            executor=self._pool if state.layout.count > 1 else None,
+        )
+        self._start_refill(state.layout.count)
+        width = public.ciphertext_bytes
+        response = partial.proof.response
+        return c.PartialDecryptionShare(
+            self.deployment_id,
+            state.round_id,
+            self.silo,
+            partial.index,
+            b"".join(v.to_bytes(width, "big") for v in partial.values),
+            partial.proof.challenge,
+            response.to_bytes((response.bit_length() + 7) // 8, "big"),
+        )
+
+    def _aggregate(self, request: c.DecryptRequest, state: _Round) -> EncryptedVector:
+        """Every check of the module docstring, then the aggregate recomputed here."""
+        r = state.round_id
+        if request.deployment_id != self.deployment_id:
+            raise ProtocolViolation("decrypt request for another deployment")
+        contributions = request.contributions
+        if len(contributions) < self.min_contributions:
+            raise ProtocolViolation(
+                f"asked to decrypt the sum of {len(contributions)} contributions; this silo "
+                f"decrypts only sums of at least {self.min_contributions}"
+            )
+        seen: set[str] = set()
+        for item in contributions:
+            who = item.sender
+            if who in seen:
+                raise ProtocolViolation(f"the contribution of {who!r} is listed twice")
+            seen.add(who)
+            if who not in self._directory:
+                raise ProtocolViolation(f"a contribution from {who!r}, not a deployment silo")
+            if (item.deployment_id, item.round_id) != (self.deployment_id, r):
+                raise ProtocolViolation(f"the contribution of {who!r} is for another round")
+            try:
+                self._directory[who].verify(item.signed_payload(), item.signature)
+            except AuthenticationError:
+                raise ProtocolViolation(
+                    f"the signature on the contribution of {who!r} does not verify"
+                ) from None
+        if state.own is not None:
+            mine = [item for item in contributions if item.sender == self.silo]
+            if not mine:
+                raise ProtocolViolation("this silo's own contribution is missing")
+            if mine[0] != state.own:
+                raise ProtocolViolation("this silo's own contribution was altered")
+        public = self.key.public_key
+        total = CiphertextSum(public, state.layout, round_id=r)
+        for item in contributions:
+            try:
+                total.add(
+                    EncryptedVector.from_bytes(
+                        item.ciphertexts, public_key=public, key_id=public.key_id, round_id=r
+                    )
+                )
+            except ProtocolViolation as exc:
+                raise ProtocolViolation(f"the contribution of {item.sender!r}: {exc}") from None
+        return total.result()
+
+    # -- precomputation -----------------------------------------------------------------------
+
+    def _start_refill(self, count: int) -> None:
+        """Precompute ``count`` values of ``r^N`` on a worker thread, if none is running."""
+        missing = count - self._encryptor.precomputed
+        if missing > 0 and (self._refill is None or self._refill.done()):
+            self._refill = self._pool.submit(self._encryptor.precompute, missing)
+
+    def _wait_for_refill(self) -> None:
+        if self._refill is not None:
+            self._refill.result()
+            self._refill = None
+
+    @property
+    def precomputed(self) -> int:
+        """Unused precomputed ``r^N`` values."""
+        return self._encryptor.precomputed
+
+    @property
+    def generated_online(self) -> int:
+        """``r^N`` values that had to be made during encryption (the pool ran dry)."""
+        return self._encryptor.generated_online
+
+    def close(self) -> None:
+        """Stop the worker threads (a refill in progress is abandoned)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def __repr__(self) -> str:
+        return f"PaillierSilo(silo={self.silo!r}, key_id={self.key.public_key.key_id.hex()[:16]})"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("PaillierSilo holds a key share and must not be pickled")
