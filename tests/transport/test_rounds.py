@@ -88,3 +88,28 @@ def test_a_silo_dropping_at_any_stage_is_recovered(
     for s in silos:
         s.join()
     assert isinstance(silos[1].error, _Crash)
+
+
+def test_a_silent_silo_times_out_into_a_dropout(tmp_path: Path, names: list[str]) -> None:
+    # Connected but never answers ShareDelivery: only the stage deadline can remove it.
+    dep = make_deployment(tmp_path, names, server={"stage_timeout_s": 1.5})
+
+    class Silent(SiloAgent):
+        def handle(self, message: Any) -> Any:
+            if isinstance(message, m.ShareDelivery):
+                return [], False
+            return super().handle(message)
+
+    server = ServerThread(dep).start()
+    silos = [
+        SiloThread(dep, n, agent_type=Silent if n == names[0] else SiloAgent).start() for n in names
+    ]
+    server.join()
+    (summary,) = dep.summaries
+    assert summary.completed, summary.reason
+    assert summary.dropouts == [{"silo": names[0], "stage": "masked_input", "reason": "timed out"}]
+    model = np.load(dep.server.state_dir / "model.npy", allow_pickle=False)
+    step = 2 * dep.server.clip / (2**dep.server.bits)
+    np.testing.assert_allclose(model, dep.expected_mean(summary.survivors), atol=4 * step)
+    for s in silos:
+        s.join()
