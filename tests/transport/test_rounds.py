@@ -14,7 +14,7 @@ from fedseal.protocol import control as c
 from fedseal.protocol import messages as m
 from fedseal.secagg.identity import IdentityPublicKey
 
-from .conftest import ServerThread, SiloThread, make_deployment
+from .conftest import FixedApp, ServerThread, SiloThread, make_deployment
 
 
 class _Crash(Exception):
@@ -113,3 +113,30 @@ def test_a_silent_silo_times_out_into_a_dropout(tmp_path: Path, names: list[str]
     np.testing.assert_allclose(model, dep.expected_mean(summary.survivors), atol=4 * step)
     for s in silos:
         s.join()
+
+
+def test_a_failing_app_abstains_and_the_silo_stays(tmp_path: Path, names: list[str]) -> None:
+    dep = make_deployment(tmp_path, names, server={"rounds": 2})
+
+    class Broken(FixedApp):
+        calls = 0
+
+        def fit(self, weights: Any, config: Any) -> Any:
+            Broken.calls += 1
+            if Broken.calls == 1:
+                raise RuntimeError("disk full")
+            return super().fit(weights, config)
+
+    original = dep.apps[names[0]]
+    dep.apps[names[0]] = Broken(original.u, original.n)
+    server = ServerThread(dep).start()
+    silos = [SiloThread(dep, n).start() for n in names]
+    server.join()
+    first, second = dep.summaries
+    assert first.completed and second.completed
+    assert first.dropouts[0]["silo"] == names[0]
+    assert "app failed: RuntimeError" in first.dropouts[0]["reason"]
+    assert names[0] in second.survivors  # the same silo process took part in the next round
+    for s in silos:
+        s.join()
+        assert s.status == 0

@@ -173,8 +173,8 @@ class SiloAgent:
             return abstain(refusal)
         config = {"round": req.round_id, **dict(req.config)}
         weights = np.asarray(req.weights, dtype=np.float64)
-        loss, _, eval_metrics = self._app.evaluate(weights, config)
         try:
+            loss, _, eval_metrics = self._app.evaluate(weights, config)
             new_weights, n, fit_metrics = self._app.fit(weights, config)
         except PrivacyBudgetExceeded as exc:
             self._audit_event(
@@ -185,6 +185,9 @@ class SiloAgent:
                 reason=str(exc)[:300],
             )
             return abstain(f"privacy budget: {exc}")
+        except Exception as exc:  # the app is user code: one failed round must not end the silo
+            log.exception("round %d: the app failed", req.round_id)
+            return abstain(f"the silo's app failed: {type(exc).__name__}")
         if "epsilon" in fit_metrics:
             self._audit_event(
                 ev.DP_EPSILON_SPENT, req.round_id, silo=self.silo,
@@ -195,7 +198,10 @@ class SiloAgent:
         update = np.asarray(new_weights, dtype=np.float64).ravel() - weights
         weight = max(1, min(int(n), spec.max_weight))
         metrics = [float(loss), float(eval_metrics.get("accuracy", 0.0))]
-        encoded = spec.encode(update, weight=weight, metrics=metrics, rng=self._rng)
+        try:
+            encoded = spec.encode(update, weight=weight, metrics=metrics, rng=self._rng)
+        except ConfigError as exc:  # NaN/inf in the update, or a malformed one
+            return abstain(f"cannot encode this round's update: {exc}")
         if req.aggregation == "none":
             return [c.PlaintextInput(self.deployment_id, req.round_id, self.silo, encoded)]
         if req.aggregation == "paillier" and self._paillier is not None:
