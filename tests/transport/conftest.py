@@ -74,11 +74,18 @@ class Deployment:
 
 
 def make_deployment(
-    tmp_path: Path, names: list[str], *, server: Mapping[str, Any] | None = None
+    tmp_path: Path,
+    names: list[str],
+    *,
+    server: Mapping[str, Any] | None = None,
+    provision_options: Mapping[str, Any] | None = None,
 ) -> Deployment:
     root = tmp_path / "deployment"
     port = free_port()
-    result = provision(deployment="test", silos=names, out=root, host="127.0.0.1", port=port)
+    result = provision(
+        deployment="test", silos=names, out=root, host="127.0.0.1", port=port,
+        **(provision_options or {}),
+    )  # fmt: skip
     doc = read_raw(Path(result.server_config))
     doc.update(rounds=1, min_silos=2, stage_timeout_s=10.0, train_timeout_s=10.0)
     doc.update(connect_timeout_s=15.0, clip=1.0)
@@ -97,6 +104,22 @@ def make_deployment(
     init = root / "init.npy"
     np.save(init, np.zeros(DIM), allow_pickle=False)
     return Deployment(root, load_server_config(Path(result.server_config)), silos, apps, init)
+
+
+class Crash(Exception):
+    """Raised inside a silo's agent: its thread ends and its connection drops."""
+
+
+def crashing_agent(on: type) -> type[SiloAgent]:
+    """A SiloAgent that crashes when it is handed a message of type ``on``."""
+
+    class Crashing(SiloAgent):
+        def handle(self, message: Any) -> Any:
+            if isinstance(message, on):
+                raise Crash(f"crash on {on.__name__}")
+            return super().handle(message)
+
+    return Crashing
 
 
 class ServerThread:

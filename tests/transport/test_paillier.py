@@ -18,46 +18,32 @@ import pytest
 from fedseal.audit.verify import verify_log
 from fedseal.client.agent import SiloAgent
 from fedseal.client.run import make_paillier
-from fedseal.deploy.config import load_identity_key, load_server_config, load_silo_config
-from fedseal.deploy.layout import read_raw, write_config
+from fedseal.deploy.config import load_identity_key
 from fedseal.deploy.paillier_keys import load_deployment_key
-from fedseal.deploy.provision import provision
 from fedseal.protocol import control as c
 from fedseal.protocol import messages as m
 from fedseal.protocol.client import ClientPolicy
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
 from fedseal.secagg.quantize import QuantizationSpec
 
-from .conftest import DIM, Deployment, FixedApp, ServerThread, SiloThread, free_port
+from .conftest import (
+    DIM,
+    Deployment,
+    ServerThread,
+    SiloThread,
+    crashing_agent,
+    make_deployment,
+)
 
 
 def make_paillier_deployment(
     tmp_path: Path, names: list[str], *, server: dict[str, Any] | None = None
 ) -> Deployment:
     """As ``conftest.make_deployment``, provisioned with a 512-bit threshold Paillier key."""
-    root = tmp_path / "deployment"
-    result = provision(
-        deployment="test", silos=names, out=root, host="127.0.0.1", port=free_port(),
-        paillier=True, paillier_bits=512, paillier_allow_insecure_bits=True,
-    )  # fmt: skip
-    doc = read_raw(Path(result.server_config))
-    assert doc["aggregation"] == "paillier"
-    doc.update(rounds=1, min_silos=2, stage_timeout_s=10.0, train_timeout_s=10.0)
-    doc.update(connect_timeout_s=15.0, clip=1.0, **(server or {}))
-    write_config(Path(result.server_config), doc, "server")
-    silos = {}
-    for name in names:
-        path = root / "silos" / name / "silo.toml"
-        silo_doc = read_raw(path)
-        silo_doc["reconnect_max_s"] = 1.0
-        silo_doc["dp"] = {"enabled": False}
-        write_config(path, silo_doc, name)
-        silos[name] = load_silo_config(path)
-    rng = np.random.default_rng(7)
-    apps = {n: FixedApp(rng.uniform(-0.5, 0.5, DIM), 10 + 5 * i) for i, n in enumerate(names)}
-    init = root / "init.npy"
-    np.save(init, np.zeros(DIM), allow_pickle=False)
-    return Deployment(root, load_server_config(Path(result.server_config)), silos, apps, init)
+    options = {"paillier": True, "paillier_bits": 512, "paillier_allow_insecure_bits": True}
+    dep = make_deployment(tmp_path, names, server=server, provision_options=options)
+    assert dep.server.aggregation == "paillier"
+    return dep
 
 
 @pytest.fixture(scope="module")
@@ -100,24 +86,10 @@ def test_rounds_complete_and_equal_the_weighted_mean(tmp_path: Path, names: list
     assert sum(e["event"] == "aggregate_released" for e in entries) == 2
 
 
-class _Crash(Exception):
-    """Raised inside a silo's agent: its thread ends and its connection drops."""
-
-
-def crashing_on(kind: type) -> type[SiloAgent]:
-    class Crashing(SiloAgent):
-        def handle(self, message: Any) -> Any:
-            if isinstance(message, kind):
-                raise _Crash(f"crash on {kind.__name__}")
-            return super().handle(message)
-
-    return Crashing
-
-
 def test_a_silo_dropping_before_its_input_is_not_summed(tmp_path: Path, names: list[str]) -> None:
     dep = make_paillier_deployment(tmp_path, names)
     victim = names[1]
-    run_round(dep, {victim: crashing_on(c.TrainRequest)})
+    run_round(dep, {victim: crashing_agent(c.TrainRequest)})
     (summary,) = dep.summaries
     assert summary.completed, summary.reason
     rest = tuple(n for n in names if n != victim)

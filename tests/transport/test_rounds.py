@@ -14,21 +14,14 @@ from fedseal.protocol import control as c
 from fedseal.protocol import messages as m
 from fedseal.secagg.identity import IdentityPublicKey
 
-from .conftest import FixedApp, ServerThread, SiloThread, make_deployment
-
-
-class _Crash(Exception):
-    """Raised inside a silo's agent: its thread ends and its connection drops."""
-
-
-def crashing_agent(on: type) -> type[SiloAgent]:
-    class Crashing(SiloAgent):
-        def handle(self, message: Any) -> Any:
-            if isinstance(message, on):
-                raise _Crash(f"crash on {on.__name__}")
-            return super().handle(message)
-
-    return Crashing
+from .conftest import (
+    Crash,
+    FixedApp,
+    ServerThread,
+    SiloThread,
+    crashing_agent,
+    make_deployment,
+)
 
 
 def test_rounds_complete_and_equal_the_weighted_mean(tmp_path: Path, names: list[str]) -> None:
@@ -87,7 +80,7 @@ def test_a_silo_dropping_at_any_stage_is_recovered(
     np.testing.assert_allclose(model, dep.expected_mean(summary.survivors), atol=4 * step)
     for s in silos:
         s.join()
-    assert isinstance(silos[1].error, _Crash)
+    assert isinstance(silos[1].error, Crash)
 
 
 def test_a_silent_silo_times_out_into_a_dropout(tmp_path: Path, names: list[str]) -> None:
