@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,7 +60,6 @@ class _Silo:
     log: IO[bytes]
     process: subprocess.Popen[bytes]
     restarted: bool = False
-    env: dict[str, str] = field(default_factory=dict)
 
 
 def _free_port() -> int:
@@ -78,7 +77,7 @@ def _bar(done: int, total: int, width: int = 24) -> str:
     return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
 
 
-def _spawn_silo(opts: DemoOptions, name: str, out: Path, env: dict[str, str]) -> _Silo:
+def _spawn_silo(name: str, out: Path, env: dict[str, str]) -> _Silo:
     config = out / "silos" / name / "silo.toml"
     log = open(out / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed in run_demo
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
@@ -87,7 +86,7 @@ def _spawn_silo(opts: DemoOptions, name: str, out: Path, env: dict[str, str]) ->
         stderr=subprocess.STDOUT,
         env=env,
     )
-    return _Silo(name, config, log, process, env=env)
+    return _Silo(name, config, log, process)
 
 
 def run_demo(opts: DemoOptions) -> dict[str, Any]:
@@ -137,7 +136,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
                     "kill-before-decrypt" if opts.aggregation == "paillier" else "kill-after-share"
                 )
                 silo_env["FEDSEAL_FAULT"] = f"{fault}:{opts.crash_round}"
-            silos[name] = _spawn_silo(opts, name, out, silo_env)
+            silos[name] = _spawn_silo(name, out, silo_env)
         print(f"{'round':>5}  {'survivors':>9}  {'dropped (stage)':<28}  {'test acc':>8}  progress")
         deadline = time.monotonic() + _TIMEOUT_S
         while server.poll() is None and time.monotonic() < deadline:
@@ -145,21 +144,16 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
             for silo in silos.values():
                 if silo.process.poll() is not None and not silo.restarted and silo.name == victim:
                     silo.log.close()
-                    fresh = _spawn_silo(opts, silo.name, out, {**env})
+                    fresh = _spawn_silo(silo.name, out, env)
                     fresh.restarted = True
                     silos[silo.name] = fresh
                     break
-            lines = rounds_file.read_text().splitlines() if rounds_file.exists() else []
-            for line in lines[seen:]:
-                rows.append(_show_row(json.loads(line), state, x_test, y_test, opts.rounds))
-            seen = len(lines)
+            seen = _show_new_rounds(rounds_file, seen, rows, state, (x_test, y_test), opts.rounds)
         if server.poll() is None:
             raise FedsealError(
                 f"the demo did not finish within {_TIMEOUT_S:.0f} s (see {out}/logs)"
             )
-        lines = rounds_file.read_text().splitlines() if rounds_file.exists() else []
-        for line in lines[seen:]:
-            rows.append(_show_row(json.loads(line), state, x_test, y_test, opts.rounds))
+        _show_new_rounds(rounds_file, seen, rows, state, (x_test, y_test), opts.rounds)
         if server.returncode != 0:
             raise FedsealError(
                 f"the server exited with status {server.returncode} (see {out}/logs/server.log)"
@@ -185,14 +179,25 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     return finish_demo(out, names, rows, x_test, y_test, opts, time.monotonic() - started)
 
 
-def _show_row(
-    record: dict[str, Any], state: Path, x_test: Any, y_test: Any, total: int
-) -> dict[str, Any]:
-    weights = np.load(state / "model.npy", allow_pickle=False)
-    _, accuracy = loss_and_accuracy(weights, x_test, y_test)
-    record["test_accuracy"] = accuracy
-    dropped = ", ".join(f"{d['silo']} ({d['stage']})" for d in record["dropouts"]) or "-"
-    acc = f"{accuracy:8.4f}" if record["completed"] else "  failed"
-    print(f"{record['round']:>5}  {len(record['survivors']):>9}  {dropped:<28.28}  {acc}  "
-          f"{_bar(record['round'], total)}", flush=True)  # fmt: skip
-    return record
+def _show_new_rounds(
+    rounds_file: Path,
+    seen: int,
+    rows: list[dict[str, Any]],
+    state: Path,
+    test: tuple[Any, Any],
+    total: int,
+) -> int:
+    """Print (and append to ``rows``) the rounds the server finished since ``seen``."""
+    text = rounds_file.read_text() if rounds_file.exists() else ""
+    lines = text[: text.rfind("\n") + 1].splitlines()  # complete lines only
+    for line in lines[seen:]:
+        record = json.loads(line)
+        weights = np.load(state / "model.npy", allow_pickle=False)
+        record["test_accuracy"] = loss_and_accuracy(weights, *test)[1]
+        rows.append(record)
+        done = sum(1 for r in rows if r["completed"])
+        dropped = ", ".join(f"{d['silo']} ({d['stage']})" for d in record["dropouts"]) or "-"
+        acc = f"{record['test_accuracy']:8.4f}" if record["completed"] else "  failed"
+        print(f"{record['round']:>5}  {len(record['survivors']):>9}  {dropped:<28.28}  {acc}  "
+              f"{_bar(done, total)}", flush=True)  # fmt: skip
+    return len(lines)
