@@ -37,10 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_mode(out: Path, names: list[str], args: argparse.Namespace, mode: str) -> dict[str, Any]:
-    from fedseal.demo.run import _fedseal, _free_port
+    from fedseal.demo.run import fedseal_command, free_port, spawn_silo
     from fedseal.deploy.demo_setup import prepare_demo_deployment
 
-    port = _free_port()
+    port = free_port()
     config = prepare_demo_deployment(
         out, names, port=port, rounds=args.rounds, dp=False, aggregation=mode, clip=4.0
     )
@@ -51,28 +51,20 @@ def _run_mode(out: Path, names: list[str], args: argparse.Namespace, mode: str) 
     logs.mkdir(exist_ok=True)
     with open(logs / "server.log", "ab") as slog:
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            _fedseal("server", "--config", str(config), "--init-model", str(init)),
+            fedseal_command("server", "--config", str(config), "--init-model", str(init)),
             stdout=slog, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
         time.sleep(0.5)
-        silos = []
-        for name in names:
-            log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - closed below
-            cmd = _fedseal(
-                "client", "--config", str(out / "silos" / name / "silo.toml"), "--app", _APP
-            )
-            silos.append(
-                (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log)  # noqa: S603 - our own interpreter and arguments
-            )
+        silos = [spawn_silo(name, out, env, app=_APP) for name in names]
         try:
             server.wait(timeout=600)
         finally:
-            for process, log in silos:
+            for silo in silos:
                 try:
-                    process.wait(timeout=20)
+                    silo.process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
-                    process.kill()
-                log.close()
+                    silo.process.kill()
+                silo.log.close()
             if server.poll() is None:
                 server.kill()
     state = out / "server" / "state"

@@ -39,6 +39,7 @@ from fedseal.audit.checkpoint import Checkpoint
 from fedseal.audit.log import AuditLog
 from fedseal.audit.witness import WitnessStore
 from fedseal.client.app import SiloApp
+from fedseal.deploy.files import write_atomic
 from fedseal.errors import (
     ConfigError,
     FedsealError,
@@ -109,12 +110,7 @@ class SiloAgent:
         return int(json.loads(self._state_path.read_text())["last_round"])
 
     def _save_last_round(self, round_id: int) -> None:
-        tmp = self._state_path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"last_round": round_id}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._state_path)
+        write_atomic(self._state_path, json.dumps({"last_round": round_id}).encode(), mode=0o600)
         self.last_round = round_id
 
     def _audit_event(

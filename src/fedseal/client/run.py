@@ -72,9 +72,14 @@ def make_client(
     audit: AuditLog | None,
     agent_type: Callable[..., SiloAgent] = SiloAgent,
     give_up_after_s: float = 600.0,
+    identity: IdentityKey | None = None,
 ) -> GrpcSiloClient:
-    """The silo's agent and transport, ready to :meth:`~GrpcSiloClient.run`."""
-    identity = load_identity_key(config.identity_key)
+    """The silo's agent and transport, ready to :meth:`~GrpcSiloClient.run`.
+
+    ``identity`` is read from ``config.identity_key`` unless the caller already loaded it.
+    """
+    if identity is None:
+        identity = load_identity_key(config.identity_key)
     directory = {s: IdentityPublicKey(bytes.fromhex(h)) for s, h in config.identities.items()}
     policy = ClientPolicy(corruption=config.corruption)
     paillier = make_paillier(config, identity=identity, directory=directory, policy=policy)
@@ -117,4 +122,4 @@ def run_silo(config_path: str | os.PathLike[str], app_spec: str) -> int:
     identity = load_identity_key(config.identity_key)
     with AuditLog(config.audit_log, party=config.silo, identity=identity) as audit:
         audit.append(ev.PARTY_STARTED, details={"role": "silo", "silo": config.silo})
-        return make_client(config, app, audit=audit).run()
+        return make_client(config, app, audit=audit, identity=identity).run()

@@ -29,7 +29,7 @@ from fedseal.demo.app import DIM, loss_and_accuracy, silo_names
 from fedseal.errors import ConfigError, FedsealError
 from fedseal.fedavg_sim import load_hospitals
 
-__all__ = ["DemoOptions", "run_demo"]
+__all__ = ["DemoOptions", "fedseal_command", "free_port", "run_demo", "spawn_silo"]
 
 _TIMEOUT_S = 240.0
 _APP = "fedseal.demo.app:make_app"
@@ -62,13 +62,15 @@ class _Silo:
     restarted: bool = False
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _fedseal(*args: str) -> list[str]:
+def fedseal_command(*args: str) -> list[str]:
+    """``fedseal ARGS`` with this interpreter."""
     return [sys.executable, "-m", "fedseal.cli", *args]
 
 
@@ -77,11 +79,13 @@ def _bar(done: int, total: int, width: int = 24) -> str:
     return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
 
 
-def _spawn_silo(name: str, out: Path, env: dict[str, str]) -> _Silo:
+def spawn_silo(name: str, out: Path, env: dict[str, str], *, app: str = _APP) -> _Silo:
+    """Start ``fedseal client`` for silo ``name`` of the deployment in ``out``; logs to
+    ``out/logs/<name>.log`` (the caller closes ``log``)."""
     config = out / "silos" / name / "silo.toml"
-    log = open(out / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed in run_demo
+    log = open(out / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed by the caller
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        _fedseal("client", "--config", str(config), "--app", _APP),
+        fedseal_command("client", "--config", str(config), "--app", app),
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -95,7 +99,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
 
     out = opts.out.resolve()
     names = silo_names(opts.silos)
-    port = _free_port()
+    port = free_port()
     provisioning = time.monotonic()
     server_config = prepare_demo_deployment(
         out, names, port=port, rounds=opts.rounds, dp=opts.dp, aggregation=opts.aggregation,
@@ -118,7 +122,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
           f"aggregation={opts.aggregation}, DP={dp}, out={out}")  # fmt: skip
     server_log = open(out / "logs" / "server.log", "ab")  # noqa: SIM115 - closed below
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        _fedseal("server", "--config", str(server_config), "--init-model", str(init_model)),
+        fedseal_command("server", "--config", str(server_config), "--init-model", str(init_model)),
         stdout=server_log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -136,7 +140,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
                     "kill-before-decrypt" if opts.aggregation == "paillier" else "kill-after-share"
                 )
                 silo_env["FEDSEAL_FAULT"] = f"{fault}:{opts.crash_round}"
-            silos[name] = _spawn_silo(name, out, silo_env)
+            silos[name] = spawn_silo(name, out, silo_env)
         print(f"{'round':>5}  {'survivors':>9}  {'dropped (stage)':<28}  {'test acc':>8}  progress")
         deadline = time.monotonic() + _TIMEOUT_S
         while server.poll() is None and time.monotonic() < deadline:
@@ -144,7 +148,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
             for silo in silos.values():
                 if silo.process.poll() is not None and not silo.restarted and silo.name == victim:
                     silo.log.close()
-                    fresh = _spawn_silo(silo.name, out, env)
+                    fresh = spawn_silo(silo.name, out, env)
                     fresh.restarted = True
                     silos[silo.name] = fresh
                     break

@@ -374,9 +374,7 @@ class RoundDriver:
 
     def _dispatch(self, outbox: list[tuple[str, m.Message]]) -> None:
         for silo, message in outbox:
-            link = self.links.get(silo)
-            if link is not None:
-                link.send(message)  # type: ignore[arg-type]
+            self._send(silo, message)  # type: ignore[arg-type]
 
     async def _attest(self, round_id: int, silos: tuple[str, ...]) -> None:
         if self._audit is None:

@@ -9,6 +9,7 @@ The model is stored with ``np.save(allow_pickle=False)``; nothing here is pickle
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -17,26 +18,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from fedseal.deploy.files import write_atomic
 from fedseal.errors import ConfigError
 
 __all__ = ["ServerState"]
 
 _STATE = "server-state.json"
 _MODEL = "model.npy"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class ServerState:
@@ -74,7 +62,7 @@ class ServerState:
             "last_round": self.last_round,
             "completed_rounds": self.completed,
         }
-        _atomic_write(self.dir / _STATE, json.dumps(record, sort_keys=True).encode())
+        write_atomic(self.dir / _STATE, json.dumps(record, sort_keys=True).encode(), mode=0o600)
 
     def begin_round(self) -> int:
         """Reserve and persist the next round id; returns it."""
@@ -84,12 +72,9 @@ class ServerState:
 
     def finish_round(self, weights: npt.NDArray[np.float64]) -> None:
         """Persist the model after a completed round, then count the round."""
-        tmp = self.dir / (_MODEL + ".tmp")
-        with open(tmp, "wb") as f:
-            np.save(f, np.asarray(weights, dtype=np.float64), allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.dir / _MODEL)
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(weights, dtype=np.float64), allow_pickle=False)
+        write_atomic(self.dir / _MODEL, buffer.getvalue(), mode=0o600)
         self.completed += 1
         self._write()
 
