@@ -5,6 +5,9 @@
 ``ProtocolViolation``
     A peer (the server, or another silo) sent something the protocol forbids.
     The session that raised it is now in a terminal state.
+``AggregateIntegrityError``
+    A decoded aggregate is impossible for honest inputs (a coordinate beyond the clip range,
+    or more total weight than the contributors can carry): a silo or the server cheated.
 ``RoundAbortedError``
     The round cannot finish safely (for example fewer than ``t`` silos are left);
     nothing secret has been released.
@@ -20,6 +23,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "AggregateIntegrityError",
     "AuditIntegrityError",
     "AuthenticationError",
     "ConfigError",
@@ -40,6 +44,17 @@ class ConfigError(FedsealError, ValueError):
 
 class ProtocolViolation(FedsealError):
     """A peer deviated from the protocol (bad round id, wrong stage, malformed vector, ...)."""
+
+
+class AggregateIntegrityError(ProtocolViolation):
+    """A decoded sum that no set of honest contributions could produce; it must not be used.
+
+    Every honest encoded coordinate lies in ``[0, levels * w]`` and every weight in
+    ``[1, max_weight]``, so an honest sum decodes to means inside the clip range and a total
+    weight of at most ``contributors * max_weight``. A sum outside these bounds means that a
+    contribution was forged (one silo sending a huge value to steer the model) or that the
+    aggregate was tampered with.
+    """
 
 
 class RoundAbortedError(FedsealError):

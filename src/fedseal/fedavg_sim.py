@@ -20,7 +20,6 @@ import numpy.typing as npt
 
 from fedseal.protocol.messages import RoundParams
 from fedseal.protocol.server import ServerStage
-from fedseal.secagg.graph import full_parameters
 from fedseal.secagg.hazmat.randomness import RandomSource, SystemRandomSource
 from fedseal.secagg.quantize import QuantizationSpec
 from fedseal.simulation import SimulatedDeployment
@@ -100,7 +99,7 @@ def run_simulation(
         clip=1.0, bits=16, max_weight=1000, max_silos=n_silos, num_metrics=2, metric_clip=10.0
     )
     deployment = SimulatedDeployment("simulate", names, rng_for or (lambda _: SystemRandomSource()))
-    graph = full_parameters(n_silos)
+    graph = deployment.policy.required(n_silos, roster_size=n_silos)
     coins = SystemRandomSource()
     weights = np.zeros(dim)
     reports = []
@@ -118,7 +117,7 @@ def run_simulation(
         outcome = deployment.run_round(params, inputs, drop_at=drop)
         if outcome.result is None:
             raise RuntimeError(f"round {round_id} aborted: {outcome.abort_reason}")
-        decoded = spec.decode_sum(outcome.result, dim=dim)
+        decoded = spec.decode_sum(outcome.result, dim=dim, contributors=len(outcome.survivors))
         weights = weights + decoded.mean
         _, test_acc = _loss_and_accuracy(weights, x_test, y_test)
         report = RoundReport(

@@ -9,6 +9,7 @@ exactly as a silo whose process died would.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -21,11 +22,12 @@ import numpy.typing as npt
 from fedseal.errors import ProtocolViolation, RoundAbortedError
 from fedseal.protocol import messages as m
 from fedseal.protocol.client import ClientPolicy, ClientSession
+from fedseal.protocol.release import MemoryReleaseLedger
 from fedseal.protocol.server import Dropout, ServerSession, ServerStage
 from fedseal.secagg.hazmat.randomness import RandomSource
-from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
+from fedseal.secagg.identity import IdentityKey, IdentityPublicKey, signing_payload
 
-__all__ = ["RoundOutcome", "SimulatedDeployment"]
+__all__ = ["RoundOutcome", "SimulatedDeployment", "simulated_train_digest"]
 
 _MAX_STEPS = 10_000  # every loop here is bounded
 
@@ -44,12 +46,18 @@ class RoundOutcome:
     upload_bytes: dict[str, int] = field(default_factory=dict)
 
 
+def simulated_train_digest(params: m.RoundParams) -> bytes:
+    """A stand-in for the digest of a round's ``TrainRequest`` in simulations and benchmarks."""
+    payload = signing_payload("simulated-train", params.deployment_id, params.round_id)
+    return hashlib.sha256(payload).digest()
+
+
 def _payload_bytes(message: m.Message) -> int:
     """Approximate bytes a message puts on the wire (payload fields only)."""
     if isinstance(message, m.MaskedInput):
         return int(message.vector.nbytes) + 64
     if isinstance(message, m.ShareKeys):
-        return sum(len(s.ciphertext) + 32 for s in message.shares) + 64
+        return sum(len(s.ciphertext) + 32 + 64 for s in message.shares) + 64
     if isinstance(message, m.UnmaskResponse):
         return 40 * (len(message.seed_shares) + len(message.key_shares)) + 64
     if isinstance(message, m.AdvertiseKeys | m.ConsistencySignature):
@@ -97,6 +105,7 @@ class SimulatedDeployment:
         self._rngs = {s: rng_for(s) for s in self.silos}
         self.policy = policy or ClientPolicy()
         self._last_round = -1
+        self._releases = {s: MemoryReleaseLedger() for s in self.silos}
 
     def run_round(
         self,
@@ -106,10 +115,17 @@ class SimulatedDeployment:
         drop_at: Mapping[str, ServerStage] | None = None,
         server: ServerSession | None = None,
         client_hook: Callable[[str, ClientSession], None] | None = None,
+        train_digest: bytes | None = None,
     ) -> RoundOutcome:
-        """Run one round; ``drop_at[silo]`` is the first stage the silo no longer answers."""
+        """Run one round; ``drop_at[silo]`` is the first stage the silo no longer answers.
+
+        ``train_digest`` stands for the digest of the round's ``TrainRequest`` (a simulation
+        has none); by default it is derived from the deployment and the round id.
+        """
         drop_at = dict(drop_at or {})
-        server = server or ServerSession(params, self.directory)
+        if train_digest is None:
+            train_digest = simulated_train_digest(params)
+        server = server or ServerSession(params, self.directory, train_digest=train_digest)
         clients = {
             s: ClientSession(
                 silo_id=s,
@@ -119,6 +135,8 @@ class SimulatedDeployment:
                 rng=self._rngs[s],
                 policy=self.policy,
                 last_round=self._last_round,
+                train_digest=train_digest,
+                releases=self._releases[s],
             )
             for s in params.participants
         }

@@ -60,7 +60,8 @@ def test_server_config_values_and_paths(dep: ProvisionResult) -> None:
     assert (config.state_dir, config.audit_log) == (server / "state", server / "audit.jsonl")
     assert config.silos == ("alpha", "beta") and config.revoked == ()
     assert config.admitted == frozenset({"alpha", "beta"})
-    assert (config.rounds, config.min_silos, config.aggregation) == (10, 2, "masking")
+    assert (config.rounds, config.min_participants, config.aggregation) == (10, 2, "masking")
+    assert (config.corruption, config.dropout, config.full_graph_max) == (0.05, 0.1, 100)
     assert (config.bits, config.modulus_bits, config.max_weight, config.clip) == (16, 32, 1000, 1.0)
     ca, _, key = config.tls.read()
     assert ca.startswith(b"-----BEGIN CERTIFICATE") and key.startswith(b"-----BEGIN PRIVATE")
@@ -77,6 +78,7 @@ def test_silo_config_values_and_paths(dep: ProvisionResult) -> None:
     assert config.tls.key == here / "silo.key" and config.identity_key == here / "identity.key"
     assert (config.state_dir, config.audit_log) == (here / "state", here / "audit.jsonl")
     assert config.dp == DPSettings() and config.corruption == 0.05
+    assert (config.dropout, config.min_participants, config.full_graph_max) == (0.1, 2, 100)
     assert config.dp.to_dp_config() == DPConfig(epsilon_budget=8.0, noise_multiplier=1.0)
     assert len(config.tls.read()) == 3
 
@@ -97,14 +99,16 @@ def test_minimal_files_get_demo_defaults(tmp_path: Path) -> None:
     config = load_server_config(server)
     assert config.listen == "127.0.0.1:50051" and config.rounds == 10
     assert config.tls.cert == tmp_path.resolve() / "server.crt"
-    doc = {"deployment_id": "d", "silo": "a", "server_identity": KEY_B, "identities": {"a": KEY_A}}
+    doc = {"deployment_id": "d", "silo": "a", "server_identity": KEY_B}
+    doc["identities"] = {"a": KEY_A, "b": KEY_B}
     silo = load_silo_config(write(tmp_path / "silo.toml", doc))
     assert silo.tls.key == tmp_path.resolve() / "silo.key" and silo.dp.enabled
     assert silo.server_address == "127.0.0.1:50051"
 
 
 def test_absolute_and_home_paths_are_kept(tmp_path: Path) -> None:
-    doc = {"deployment_id": "d", "silo": "a", "server_identity": KEY_B, "identities": {"a": KEY_A}}
+    doc = {"deployment_id": "d", "silo": "a", "server_identity": KEY_B}
+    doc |= {"identities": {"a": KEY_A, "b": KEY_B}}
     doc |= {"state_dir": "/var/lib/fedseal", "audit_log": "~/audit.jsonl"}
     silo = load_silo_config(write(tmp_path / "silo.toml", doc))
     assert silo.state_dir == Path("/var/lib/fedseal")
@@ -134,10 +138,17 @@ def test_absolute_and_home_paths_are_kept(tmp_path: Path) -> None:
         ({"listen": "::1:5000"}, "IPv6 address in brackets"),
         ({"listen": "bad host:5000"}, "listen host"),
         ({"deployment_id": ""}, "deployment_id must be a non-empty string"),
-        ({"min_silos": 3}, r"min_silos \(3\) exceeds the 2 silos"),
-        ({"min_silos": 1}, "min_silos must be >= 2"),
+        ({"min_participants": 3}, r"min_participants \(3\) exceeds the 2 silos in silos"),
+        ({"min_participants": 1}, "min_participants must be >= 2"),
+        ({"min_participants": 2.0}, "min_participants must be an integer"),
+        ({"min_silos": 2}, "min_silos was renamed min_participants"),
+        ({"corruption": 0.5}, r"corruption must be in \[0, 0.5\)"),
+        ({"corruption": -0.1}, "corruption must be a finite number >= 0"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+        ({"dropout": "0.1"}, "dropout must be a number"),
+        ({"full_graph_max": -1}, "full_graph_max must be >= 0"),
         ({"revoked": ["mallory"]}, "revoked names 'mallory'"),
-        ({"revoked": ["alpha"]}, r"min_silos \(2\) exceeds the 1 silos"),
+        ({"revoked": ["alpha"]}, r"min_participants \(2\) exceeds the 1 silos allowed"),
         ({"silos": ["alpha", "beta", "alpha"]}, "silos lists 'alpha' twice"),
         ({"silos": ["alpha", "Beta"]}, "silos entry 'Beta' is not valid"),
         ({"silos": ["alpha", "beta", "gamma"]}, "no public key for silo 'gamma'"),
@@ -173,6 +184,13 @@ def test_wrapping_check_passes_with_a_64_bit_modulus(dep: ProvisionResult, tmp_p
         ({"server_name": ""}, "server_name must be a non-empty string"),
         ({"corruption": 0.5}, r"corruption must be in \[0, 0.5\)"),
         ({"corruption": -0.1}, "corruption must be a finite number >= 0"),
+        ({"dropout": -0.5}, "dropout must be a finite number >= 0"),
+        ({"dropout": 1}, r"dropout must be in \[0, 1\)"),
+        ({"min_participants": 3}, r"min_participants \(3\) exceeds the 2 silos in identities"),
+        ({"min_participants": 1}, "min_participants must be >= 2"),
+        ({"full_graph_max": -5}, "full_graph_max must be >= 0"),
+        ({"full_graph_max": 1.5}, "full_graph_max must be an integer"),
+        ({"identities": {"alpha": KEY_A}}, r"identities has 1 silo\(s\); a deployment needs at le"),
         ({"reconnect_max_s": 0}, "reconnect_max_s must be"),
         ({"dp": {"enabeld": False}}, r"\[dp\]: unknown key 'enabeld' \(did you mean 'enabled'\?\)"),
         ({"dp": {"enabled": "yes"}}, r"\[dp\]: enabled must be true or false"),
@@ -241,8 +259,84 @@ def test_direct_construction_is_validated_too(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="identities names 'c'"):
         ServerConfig(**base | {"identities": {"a": KEY_A, "b": KEY_B, "c": "ef" * 32}})
     silo = {k: base[k] for k in ("deployment_id", "tls", "identity_key", "state_dir", "audit_log")}
-    silo |= {"silo": "a", "server_address": "[::1]:50051", "identities": {"a": KEY_A}}
+    silo |= {"silo": "a", "server_address": "[::1]:50051", "identities": {"a": KEY_A, "b": KEY_B}}
     assert SiloConfig(**silo, server_identity=KEY_B).dp == DPSettings()
+
+
+# -- the round policy --------------------------------------------------------------------------
+
+
+def roster_keys(n: int) -> dict[str, str]:
+    return {f"s{i:02d}": f"{i + 1:064x}" for i in range(n)}
+
+
+@pytest.mark.parametrize(
+    ("n", "corruption", "expected"),
+    [(2, 0.05, 2), (3, 0.05, 3), (4, 0.05, 3), (5, 0.05, 3), (10, 0.05, 5), (10, 0.45, 6),
+     (40, 0.3, 20), (40, 0.49, 21), (101, 0.0, 51)],
+)  # fmt: skip
+def test_min_participants_defaults_from_the_roster(
+    tmp_path: Path, n: int, corruption: float, expected: int
+) -> None:
+    """Left out, min_participants is default_min_participants(N, corruption) in both files."""
+    from fedseal.protocol.policy import default_min_participants
+
+    assert default_min_participants(n, corruption) == expected
+    keys = roster_keys(n)
+    server = {"deployment_id": "d", "silos": list(keys), "identities": keys}
+    server |= {"corruption": corruption, "modulus_bits": 64}
+    assert load_server_config(write(tmp_path / "server.toml", server)).min_participants == expected
+    silo = {"deployment_id": "d", "silo": "s00", "server_identity": KEY_A, "identities": keys}
+    silo |= {"corruption": corruption}
+    loaded = load_silo_config(write(tmp_path / "silo.toml", silo))
+    assert loaded.min_participants == expected
+    assert (loaded.dropout, loaded.full_graph_max) == (0.1, 100)
+
+
+def test_round_policy_values_are_kept_and_normalised(tmp_path: Path) -> None:
+    keys = roster_keys(5)
+    doc = {"deployment_id": "d", "silo": "s01", "server_identity": KEY_A, "identities": keys}
+    doc |= {"corruption": 0, "dropout": 0, "min_participants": 5, "full_graph_max": 0}
+    silo = load_silo_config(write(tmp_path / "silo.toml", doc))
+    assert (silo.corruption, silo.dropout, silo.min_participants, silo.full_graph_max) == (
+        0.0,
+        0.0,
+        5,
+        0,
+    )
+    assert isinstance(silo.corruption, float) and isinstance(silo.dropout, float)
+    server = {"deployment_id": "d", "silos": list(keys), "identities": keys}
+    # min_participants (the default 3 of 5) is checked against the silos allowed to connect
+    revoked = server | {"revoked": ["s00", "s01", "s02"]}
+    with pytest.raises(ConfigError, match=r"min_participants \(3\) exceeds the 2 silos allowed"):
+        load_server_config(write(tmp_path / "s.toml", revoked))
+    server |= {"min_participants": 2, "dropout": 0.25, "full_graph_max": 3}
+    config = load_server_config(write(tmp_path / "server.toml", server))
+    assert (config.min_participants, config.dropout, config.full_graph_max) == (2, 0.25, 3)
+
+
+def test_direct_construction_checks_the_round_policy(tmp_path: Path) -> None:
+    tls = TlsFiles(ca_cert=tmp_path / "ca", cert=tmp_path / "c", key=tmp_path / "k")
+    keys = roster_keys(4)
+    base: dict[str, Any] = {
+        "deployment_id": "d", "tls": tls, "identity_key": tmp_path / "id", "identities": keys,
+        "state_dir": tmp_path, "audit_log": tmp_path / "log",
+    }  # fmt: skip
+    server = base | {"listen": "127.0.0.1:0", "silos": tuple(keys)}
+    assert ServerConfig(**server).min_participants == 3
+    silo = base | {"silo": "s00", "server_address": "h:1", "server_identity": KEY_A}
+    assert SiloConfig(**silo).min_participants == 3
+    for bad, match in [
+        ({"min_participants": 5}, r"min_participants \(5\) exceeds the 4 silos"),
+        ({"min_participants": True}, "min_participants must be an integer"),
+        ({"dropout": math.nan}, "dropout must be a finite number"),
+        ({"corruption": 0.7}, r"corruption must be in \[0, 0.5\)"),
+        ({"full_graph_max": -1}, "full_graph_max must be >= 0"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            ServerConfig(**server | bad)
+        with pytest.raises(ConfigError, match=match):
+            SiloConfig(**silo | bad)
 
 
 # -- TLS files and identity keys ---------------------------------------------------------------

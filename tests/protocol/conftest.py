@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fedseal.protocol.messages import RoundParams
-from fedseal.secagg.graph import full_parameters, sparse_parameters
+from fedseal.protocol.policy import ClientPolicy
 from fedseal.secagg.hazmat.randomness import SeededRandomSource
 from fedseal.simulation import SimulatedDeployment
 
@@ -26,13 +26,16 @@ def make_round(
     workers: int = 1,
 ) -> tuple[SimulatedDeployment, RoundParams, dict[str, np.ndarray]]:
     names = [f"silo-{i:02d}" for i in range(n)]
+    # "sparse" asks every silo's policy for the sparse graph whatever n (full_graph_max = 0).
+    policy = ClientPolicy(full_graph_max=0 if graph == "sparse" else n)
     deployment = SimulatedDeployment(
         "dep-test",
         names,
         lambda name: SeededRandomSource(f"{seed}/{name}".encode()),
         workers=workers,
+        policy=policy,
     )
-    g = sparse_parameters(n) if graph == "sparse" else full_parameters(n)
+    g = policy.required(n, roster_size=n)
     dtype = np.uint32 if modulus_bits == 32 else np.uint64
     params = RoundParams(
         "dep-test", round_id, tuple(sorted(names)), g.kind, g.k, g.threshold, dim, modulus_bits

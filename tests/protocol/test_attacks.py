@@ -12,6 +12,7 @@ from fedseal.protocol import messages as m
 from fedseal.protocol.client import ClientSession, ClientStage
 from fedseal.protocol.server import ServerSession, ServerStage
 from fedseal.secagg.hazmat.randomness import SeededRandomSource
+from fedseal.simulation import simulated_train_digest
 
 from .conftest import make_round
 
@@ -21,7 +22,10 @@ class Harness:
 
     def __init__(self, n: int = 5, graph: str = "full") -> None:
         self.deployment, self.params, self.inputs = make_round(n, graph=graph)
-        self.server = ServerSession(self.params, self.deployment.directory)
+        self.digest = simulated_train_digest(self.params)
+        self.server = ServerSession(
+            self.params, self.deployment.directory, train_digest=self.digest
+        )
         self.clients = {
             s: ClientSession(
                 silo_id=s,
@@ -29,6 +33,8 @@ class Harness:
                 identity_key=self.deployment.identity[s],
                 directory=self.deployment.directory,
                 rng=SeededRandomSource(s.encode()),
+                train_digest=self.digest,
+                policy=self.deployment.policy,
             )
             for s in self.params.participants
         }
@@ -122,7 +128,7 @@ def test_server_rejects_bad_advertisement_and_duplicate_keys() -> None:
 
     copied = answers["silo-01"].c_public
     payload = advertise_payload(
-        RoundContext("dep-test", 1), "silo-02", copied, answers["silo-02"].s_public
+        RoundContext("dep-test", 1), h.server.digest, "silo-02", copied, answers["silo-02"].s_public
     )
     dup = replace(
         answers["silo-02"],

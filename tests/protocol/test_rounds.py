@@ -108,12 +108,15 @@ def test_every_round_uses_fresh_keys_and_replays_are_refused() -> None:
     from dataclasses import replace
 
     from fedseal.protocol.server import ServerSession
+    from fedseal.simulation import simulated_train_digest
 
     deployment, params, inputs = make_round(4)
-    servers = [ServerSession(params, deployment.directory)]
+    digest = simulated_train_digest(params)
+    servers = [ServerSession(params, deployment.directory, train_digest=digest)]
     first = deployment.run_round(params, inputs, server=servers[0])
     params2 = replace(params, round_id=2)
-    servers.append(ServerSession(params2, deployment.directory))
+    digest2 = simulated_train_digest(params2)
+    servers.append(ServerSession(params2, deployment.directory, train_digest=digest2))
     second = deployment.run_round(params2, inputs, server=servers[1])
     assert np.array_equal(first.result, second.result)
     keys = [{(a.c_public, a.s_public) for a in s._ads.values()} for s in servers]

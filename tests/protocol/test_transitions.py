@@ -28,7 +28,7 @@ def _sample(kind: type, params: m.RoundParams) -> Any:
         m.BeginRound: m.BeginRound(params),
         m.AdvertiseKeys: m.AdvertiseKeys(*ctx, "silo-00", bytes(32), bytes(32), bytes(64)),
         m.KeyDirectory: m.KeyDirectory(*ctx, ()),
-        m.ShareKeys: m.ShareKeys(*ctx, "silo-00", ()),
+        m.ShareKeys: m.ShareKeys(*ctx, "silo-00", (), bytes(64)),
         m.ShareDelivery: m.ShareDelivery(*ctx, ()),
         m.MaskedInput: m.MaskedInput(*ctx, "silo-00", np.zeros(16, np.uint32)),
         m.ConsistencyRequest: m.ConsistencyRequest(*ctx, ()),

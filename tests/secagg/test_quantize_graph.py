@@ -12,9 +12,10 @@ from fedseal.secagg.graph import (
     GraphKind,
     GraphParams,
     full_parameters,
-    minimum_threshold,
     neighbourhoods,
+    round_parameters,
     sparse_parameters,
+    sparse_threshold,
 )
 from fedseal.secagg.hazmat.randomness import SeededRandomSource
 from fedseal.secagg.quantize import QuantizationSpec
@@ -90,14 +91,39 @@ def test_encode_and_decode_refuse_bad_input() -> None:
 
 
 def test_graph_parameters_pinned() -> None:
-    """Values of the documented formula (module docstring of fedseal.secagg.graph)."""
-    assert sparse_parameters(100) == GraphParams(GraphKind.SPARSE, 100, 28, 18)
-    assert sparse_parameters(500) == GraphParams(GraphKind.SPARSE, 500, 66, 44)
-    assert sparse_parameters(1000) == GraphParams(GraphKind.SPARSE, 1000, 78, 52)
+    """Values of the documented formula (module docstring of fedseal.secagg.graph).
+
+    ``a = floor(0.05 N)`` colluders for a roster of ``N = n`` silos.
+    """
+    assert sparse_parameters(100, corrupt=5) == GraphParams(GraphKind.SPARSE, 100, 34, 24)
+    assert sparse_parameters(500, corrupt=25) == GraphParams(GraphKind.SPARSE, 500, 112, 83)
+    assert sparse_parameters(1000, corrupt=50) == GraphParams(GraphKind.SPARSE, 1000, 192, 148)
     assert full_parameters(5) == GraphParams(GraphKind.FULL, 5, 4, 4)
-    assert full_parameters(100) == GraphParams(GraphKind.FULL, 100, 99, 67)
+    assert full_parameters(100, corrupt=5) == GraphParams(GraphKind.FULL, 100, 99, 67)
+    assert full_parameters(20, corrupt=10) == GraphParams(GraphKind.FULL, 20, 19, 16)
     # A tiny deployment falls back to the complete graph.
     assert sparse_parameters(3).kind is GraphKind.FULL
+    # The formula: complete up to full_graph_max, sparse above.
+    assert round_parameters(100, corrupt=5) == full_parameters(100, corrupt=5)
+    assert round_parameters(101, corrupt=5).kind is GraphKind.SPARSE
+    assert round_parameters(100, corrupt=5, full_graph_max=0).kind is GraphKind.SPARSE
+
+
+def test_no_round_is_possible_with_fewer_than_a_plus_two_silos() -> None:
+    with pytest.raises(ConfigError, match="at least 4 silos"):
+        full_parameters(3, corrupt=2)
+    assert full_parameters(4, corrupt=2).threshold == 4
+
+
+@pytest.mark.parametrize("corrupt", [0, 1, 3, 10])
+@pytest.mark.parametrize("n", [30, 101, 400])
+def test_sparse_parameters_meet_consistency_and_connectivity(n: int, corrupt: int) -> None:
+    p = sparse_parameters(n, corrupt=corrupt)
+    if p.kind is GraphKind.SPARSE:
+        assert corrupt < p.k // 2
+        assert 2 * p.threshold > p.k + 1 + corrupt  # consistency, any placement
+        assert p.threshold >= p.k // 2 + corrupt + 2  # connectivity of honest survivors
+        assert p.threshold == sparse_threshold(p.k, corrupt)
 
 
 @pytest.mark.parametrize("n", [2, 5, 40, 101])
@@ -110,15 +136,6 @@ def test_neighbourhoods_are_symmetric_and_regular(n: int) -> None:
     if n > 40:
         sparse = sparse_parameters(n)
         assert neighbourhoods(sparse, b"a") != neighbourhoods(sparse, b"b")
-
-
-def test_minimum_threshold_matches_parameters() -> None:
-    for n in (10, 100, 500):
-        p = sparse_parameters(n)
-        assert minimum_threshold(p.kind, n, p.k, corruption=0.05) == p.threshold
-        assert minimum_threshold(GraphKind.FULL, n, n - 1, corruption=0.05) == (
-            full_parameters(n).threshold
-        )
 
 
 def test_bad_graph_parameters() -> None:

@@ -87,7 +87,7 @@ def make_deployment(
         **(provision_options or {}),
     )  # fmt: skip
     doc = read_raw(Path(result.server_config))
-    doc.update(rounds=1, min_silos=2, stage_timeout_s=10.0, train_timeout_s=10.0)
+    doc.update(rounds=1, min_participants=2, stage_timeout_s=10.0, train_timeout_s=10.0)
     doc.update(connect_timeout_s=15.0, clip=1.0)
     doc.update(server or {})
     write_config(Path(result.server_config), doc, "server")
@@ -96,6 +96,7 @@ def make_deployment(
         path = root / "silos" / name / "silo.toml"
         silo_doc = read_raw(path)
         silo_doc["reconnect_max_s"] = 1.0
+        silo_doc["min_participants"] = 2  # as the server's: the tests drop silos down to 2
         silo_doc["dp"] = {"enabled": False}
         write_config(path, silo_doc, name)
         silos[name] = load_silo_config(path)

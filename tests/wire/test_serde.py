@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from fedseal.deploy.checks import RESERVED_NAMES
 from fedseal.errors import ConfigError, ProtocolViolation
 from fedseal.protocol import control as c
 from fedseal.protocol import messages as m
@@ -30,6 +31,12 @@ names = st.lists(text, max_size=4).map(tuple)
 pairs = st.lists(st.tuples(text, blob), max_size=3).map(tuple)
 uint_vectors = hnp.arrays(st.sampled_from([np.uint32, np.uint64]), st.integers(0, 40))
 weights = hnp.arrays(np.float64, st.integers(0, 40), elements=st.floats(allow_nan=False))
+commitment = st.binary(min_size=32, max_size=32)
+signature = st.binary(min_size=64, max_size=64)
+silo_names = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,62}", fullmatch=True).filter(
+    lambda name: name not in RESERVED_NAMES
+)
+rejected = st.lists(silo_names, max_size=4, unique=True).map(tuple)
 
 
 @st.composite
@@ -58,7 +65,9 @@ params = st.builds(
     st.sampled_from([32, 64]),
 )
 adverts = st.builds(m.AdvertiseKeys, text, round_ids, text, blob, blob, blob)
-shares = st.lists(st.builds(m.EncryptedShare, text, text, blob), max_size=3).map(tuple)
+shares = st.lists(
+    st.builds(m.EncryptedShare, text, text, blob, commitment, commitment), max_size=3
+).map(tuple)
 directory = st.lists(adverts, max_size=3).map(tuple)
 paillier_inputs = st.builds(c.PaillierInput, text, round_ids, text, blob, blob)
 
@@ -88,9 +97,9 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     m.BeginRound: st.builds(m.BeginRound, params),
     m.AdvertiseKeys: adverts,
     m.KeyDirectory: st.builds(m.KeyDirectory, text, round_ids, directory),
-    m.ShareKeys: st.builds(m.ShareKeys, text, round_ids, text, shares),
+    m.ShareKeys: st.builds(m.ShareKeys, text, round_ids, text, shares, signature),
     m.ShareDelivery: st.builds(m.ShareDelivery, text, round_ids, shares),
-    m.MaskedInput: st.builds(m.MaskedInput, text, round_ids, text, uint_vectors),
+    m.MaskedInput: st.builds(m.MaskedInput, text, round_ids, text, uint_vectors, rejected),
     m.ConsistencyRequest: st.builds(m.ConsistencyRequest, text, round_ids, names),
     m.ConsistencySignature: st.builds(m.ConsistencySignature, text, round_ids, text, blob),
     m.UnmaskRequest: st.builds(m.UnmaskRequest, text, round_ids, names, names, pairs),
@@ -300,11 +309,99 @@ def test_missing_sub_messages() -> None:
         serde.decode_to_server(env.SerializeToString())
 
 
+def _pb_share(**changes: Any) -> pb.EncryptedShare:
+    fields = {"sender": "a", "receiver": "b", "ciphertext": b"c"}
+    return pb.EncryptedShare(
+        **{**fields, "seed_commitment": bytes(32), "key_commitment": bytes(32), **changes}
+    )
+
+
+def _share_keys(share: pb.EncryptedShare | None = None, signature: bytes = bytes(64)) -> bytes:
+    keys = pb.ShareKeys(
+        deployment_id="d",
+        round_id=1,
+        sender="a",
+        shares=[share or _pb_share()],
+        signature=signature,
+    )
+    return bytes(pb.SiloEnvelope(share_keys=keys).SerializeToString())
+
+
+def _share_delivery(share: pb.EncryptedShare) -> bytes:
+    delivery = pb.ShareDelivery(deployment_id="d", round_id=1, shares=[share])
+    return bytes(pb.ServerEnvelope(share_delivery=delivery).SerializeToString())
+
+
+def _masked_rejecting(names: list[str]) -> bytes:
+    v = pb.Vector(dtype="<u4", length=0, data=b"")
+    masked = pb.MaskedInput(deployment_id="d", round_id=1, sender="a", vector=v, rejected=names)
+    return bytes(pb.SiloEnvelope(masked_input=masked).SerializeToString())
+
+
+def test_well_formed_commitments_signature_and_rejected_decode() -> None:
+    keys = serde.decode_to_server(_share_keys(_pb_share(seed_commitment=b"s" * 32)))
+    assert isinstance(keys, m.ShareKeys) and keys.signature == bytes(64)
+    assert keys.shares == (m.EncryptedShare("a", "b", b"c", b"s" * 32, bytes(32)),)
+    names = ["b", "a", "0.x_y-z", "c" * 63]
+    masked = serde.decode_to_server(_masked_rejecting(names))
+    assert isinstance(masked, m.MaskedInput) and masked.rejected == tuple(names)
+    empty = serde.decode_to_server(_masked(dtype="<u4", length=0, data=b""))
+    assert isinstance(empty, m.MaskedInput) and empty.rejected == ()
+
+
+@pytest.mark.parametrize("field", ["seed_commitment", "key_commitment"])
+@pytest.mark.parametrize("size", [0, 1, 31, 33, 64])
+def test_commitment_must_be_32_bytes(field: str, size: int) -> None:
+    share = _pb_share(**{field: bytes(size)})
+    with pytest.raises(ProtocolViolation, match=f"{field} must be 32 bytes"):
+        serde.decode_to_server(_share_keys(share))
+    with pytest.raises(ProtocolViolation, match=f"{field} must be 32 bytes"):
+        serde.decode_to_silo(_share_delivery(share))
+
+
+@pytest.mark.parametrize("size", [0, 1, 32, 63, 65])
+def test_share_keys_signature_must_be_64_bytes(size: int) -> None:
+    with pytest.raises(ProtocolViolation, match="signature must be 64 bytes"):
+        serde.decode_to_server(_share_keys(signature=bytes(size)))
+
+
+def test_other_signatures_keep_their_length_unchecked() -> None:
+    signed = pb.ConsistencySignature(deployment_id="d", round_id=1, sender="a", signature=b"x")
+    env = pb.SiloEnvelope(consistency_signature=signed)
+    assert serde.decode_to_server(env.SerializeToString()).signature == b"x"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("names", [["a", "a"], ["a", "b", "a"], ["s1", "s2", "s3", "s2"]])
+def test_rejected_must_not_repeat_a_name(names: list[str]) -> None:
+    with pytest.raises(ProtocolViolation, match="rejected names a silo twice"):
+        serde.decode_to_server(_masked_rejecting(names))
+
+
+@pytest.mark.parametrize(
+    "name", ["", "A", "-a", ".a", "a b", "a/b", "é", "a" * 64, "server", "fedseal-server"]
+)
+def test_rejected_must_hold_valid_silo_names(name: str) -> None:
+    with pytest.raises(ProtocolViolation, match="rejected holds an invalid silo name"):
+        serde.decode_to_server(_masked_rejecting(["a", name]))
+
+
+def test_rejected_is_bounded() -> None:
+    names = [f"s{i}" for i in range(serde.MAX_NAMES + 1)]
+    with pytest.raises(ProtocolViolation, match="more than"):
+        serde.decode_to_server(_masked_rejecting(names))
+    masked = serde.decode_to_server(_masked_rejecting(names[:-1]))
+    assert len(masked.rejected) == serde.MAX_NAMES  # type: ignore[union-attr]
+
+
 # --- Encoding misuse is the caller's fault: ConfigError -----------------------------------------
 
 
-def _masked_input(vector: Any, round_id: int = 1) -> m.MaskedInput:
-    return m.MaskedInput("d", round_id, "s", vector)
+def _masked_input(vector: Any, round_id: int = 1, rejected: tuple[str, ...] = ()) -> m.MaskedInput:
+    return m.MaskedInput("d", round_id, "s", vector, rejected)
+
+
+def _share(seed: bytes = bytes(32), key: bytes = bytes(32)) -> m.EncryptedShare:
+    return m.EncryptedShare("a", "b", b"c", seed, key)
 
 
 @pytest.mark.parametrize(
@@ -319,6 +416,14 @@ def _masked_input(vector: Any, round_id: int = 1) -> m.MaskedInput:
         c.PlaintextInput("d", 1, "s", np.zeros(3, np.float32)),
         c.TrainReady("d", 1, 7),  # type: ignore[arg-type]
         c.TrainReady("d", 1, "\ud800"),
+        _masked_input(np.zeros(3, np.uint32), rejected=("a", "a")),
+        _masked_input(np.zeros(3, np.uint32), rejected=("Bad",)),
+        _masked_input(np.zeros(3, np.uint32), rejected=("server",)),
+        _masked_input(np.zeros(3, np.uint32), rejected=(7,)),  # type: ignore[arg-type]
+        m.ShareKeys("d", 1, "a", (_share(seed=bytes(31)),), bytes(64)),
+        m.ShareKeys("d", 1, "a", (_share(key=bytes(33)),), bytes(64)),
+        m.ShareKeys("d", 1, "a", (_share(),), bytes(63)),
+        m.ShareKeys("d", 1, "a", (_share(),), None),  # type: ignore[arg-type]
         m.BeginRound(params="x"),
         "not a message",
     ],  # type: ignore[arg-type]

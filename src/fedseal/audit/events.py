@@ -18,6 +18,8 @@ consistency_result   ``survivors`` (list of silo names), ``passed`` (bool)
 unmask_answered      ``silo``, ``survivors_count``, ``dropped_count``
 unmask_refused       ``silo``, ``reason``
 aggregate_released   ``aggregate_sha256``, ``silos_count``
+aggregate_rejected   ``aggregate_sha256``, ``silos_count``, ``reason`` (the integrity check failed)
+silo_excluded        ``silo``, ``reason`` (a bad share revealed, or shares its neighbours rejected)
 round_finished       ``participants``, ``dropouts`` (lists of silo names)
 dp_epsilon_spent     ``silo``, ``epsilon``, ``delta``, ``epsilon_total``, ``accountant``
 dp_budget_refused    ``silo``, ``epsilon_requested``, ``epsilon_budget``
@@ -38,6 +40,7 @@ from typing import Any
 from fedseal.errors import ConfigError
 
 __all__ = [
+    "AGGREGATE_REJECTED",
     "AGGREGATE_RELEASED",
     "CHECKPOINT",
     "CHECKPOINT_COSIGNED",
@@ -59,6 +62,7 @@ __all__ = [
     "ROUND_FINISHED",
     "ROUND_STARTED",
     "SHARES_ROUTED",
+    "SILO_EXCLUDED",
     "SUCCESS",
     "UNMASK_ANSWERED",
     "UNMASK_REFUSED",
@@ -75,6 +79,8 @@ CONSISTENCY_RESULT = "consistency_result"
 UNMASK_ANSWERED = "unmask_answered"
 UNMASK_REFUSED = "unmask_refused"
 AGGREGATE_RELEASED = "aggregate_released"
+AGGREGATE_REJECTED = "aggregate_rejected"
+SILO_EXCLUDED = "silo_excluded"
 ROUND_FINISHED = "round_finished"
 DP_EPSILON_SPENT = "dp_epsilon_spent"
 DP_BUDGET_REFUSED = "dp_budget_refused"
@@ -100,6 +106,8 @@ EVENTS = frozenset(
         UNMASK_ANSWERED,
         UNMASK_REFUSED,
         AGGREGATE_RELEASED,
+        AGGREGATE_REJECTED,
+        SILO_EXCLUDED,
         ROUND_FINISHED,
         DP_EPSILON_SPENT,
         DP_BUDGET_REFUSED,

@@ -34,7 +34,7 @@ CONTROLS: dict[str, tuple[str, tuple[str, ...]]] = {
     "HIPAA §164.312(c)(1) Integrity": (
         "Protect ePHI (and the record of its processing) from improper alteration or destruction.",
         (ev.CHECKPOINT, ev.CHECKPOINT_COSIGNED, ev.LOG_REPAIRED, ev.CONSISTENCY_RESULT,
-         ev.AGGREGATE_RELEASED),
+         ev.AGGREGATE_RELEASED, ev.AGGREGATE_REJECTED),
     ),
     "GDPR Art. 30 Records of processing": (
         "Records of processing activities: purposes, parties, safeguards.",

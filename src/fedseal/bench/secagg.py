@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run one round and return its figures."""
     from fedseal.errors import ConfigError
     from fedseal.protocol.messages import RoundParams
+    from fedseal.protocol.policy import ClientPolicy
     from fedseal.protocol.server import ServerStage
-    from fedseal.secagg.graph import full_parameters, sparse_parameters
+    from fedseal.secagg.graph import corrupt_count, full_parameters, sparse_parameters
     from fedseal.secagg.hazmat.randomness import SystemRandomSource
     from fedseal.secagg.quantize import QuantizationSpec
     from fedseal.simulation import SimulatedDeployment
@@ -60,15 +61,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     n, d = args.clients, args.dim
     if n < 2 or d < 1 or not 0 <= args.dropout < 1:
         raise ConfigError("need --clients >= 2, --dim >= 1 and 0 <= --dropout < 1")
+    corrupt = corrupt_count(n, args.corruption)
     graph = (
-        sparse_parameters(n, corruption=args.corruption, dropout=args.dropout)
+        sparse_parameters(n, corrupt=corrupt, dropout=args.dropout)
         if args.graph == "sparse"
-        else full_parameters(n, corruption=args.corruption)
+        else full_parameters(n, corrupt=corrupt)
+    )
+    # The silos' policy asks for exactly this graph: "--graph sparse" is full_graph_max = 0.
+    policy = ClientPolicy(
+        roster_size=n,
+        corruption=args.corruption,
+        dropout=args.dropout,
+        full_graph_max=0 if args.graph == "sparse" else n,
     )
     spec = QuantizationSpec(clip=1.0, bits=args.bits, max_weight=1, max_silos=n)
     names = [f"silo-{i:04d}" for i in range(n)]
     deployment = SimulatedDeployment(
-        "bench", names, lambda _: SystemRandomSource(), workers=args.workers
+        "bench", names, lambda _: SystemRandomSource(), workers=args.workers, policy=policy
     )
     params = RoundParams(
         "bench", 1, tuple(sorted(names)), graph.kind, graph.k, graph.threshold,
@@ -94,7 +103,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     round_seconds = time.perf_counter() - start
     if outcome.result is None:
         raise ConfigError(f"the round aborted: {outcome.abort_reason}")
-    decoded = spec.decode_sum(outcome.result, dim=d)
+    decoded = spec.decode_sum(outcome.result, dim=d, contributors=len(outcome.survivors))
     expected /= len(outcome.survivors)
     plain_sum = np.zeros(params.vector_length, dtype=np.uint32)
     for s in outcome.survivors:

@@ -39,6 +39,7 @@ from fedseal.audit.checkpoint import Checkpoint
 from fedseal.audit.log import AuditLog
 from fedseal.audit.witness import WitnessStore
 from fedseal.client.app import SiloApp
+from fedseal.client.released import FileReleaseLedger
 from fedseal.deploy.files import write_atomic
 from fedseal.errors import (
     ConfigError,
@@ -50,6 +51,7 @@ from fedseal.errors import (
 from fedseal.protocol import control as c
 from fedseal.protocol import messages as m
 from fedseal.protocol.client import ClientPolicy, ClientSession, ClientStage
+from fedseal.protocol.release import model_digest
 from fedseal.secagg.hazmat.randomness import RandomSource, SystemRandomSource
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
 
@@ -99,6 +101,7 @@ class SiloAgent:
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._state_path = state_dir / "silo-state.json"
         self._witness = WitnessStore(state_dir / "witnessed-checkpoints.jsonl")
+        self._releases = FileReleaseLedger(state_dir / "released-models.json")
         self.last_round = self._load_last_round()
         self._session: ClientSession | None = None
         self._paillier = paillier
@@ -160,6 +163,13 @@ class SiloAgent:
             return abstain(f"unknown aggregation {req.aggregation!r}")
         if req.aggregation == "paillier" and self._paillier is None:
             return abstain("no Paillier key: set paillier_public_key and paillier_key_share")
+        model = model_digest(req.weights)
+        if req.aggregation == "masking" and self._releases.released(model):
+            # Differencing: a second sum on one model could isolate this silo's input.
+            self._audit_event(
+                ev.ROUND_STARTED, req.round_id, ev.REFUSED, reason="model already released"
+            )
+            return abstain("this silo already helped unmask a sum on this model")
         previous = self.last_round
         self._save_last_round(req.round_id)
         self._session = None
@@ -210,6 +220,9 @@ class SiloAgent:
             rng=self._rng,
             policy=self._policy,
             last_round=previous,
+            train_digest=req.digest(),
+            model_digest=model,
+            releases=self._releases,
         )
         session.provide_input(encoded)
         self._session = session
@@ -278,9 +291,8 @@ class SiloAgent:
         except ProtocolViolation as exc:
             self._session = None
             log.error("round %d: server violated the protocol: %s", round_id, exc)
-            self._audit_event(
-                ev.UNMASK_REFUSED, round_id, ev.REFUSED, silo=self.silo, reason=str(exc)[:300]
-            )
+            event = ev.ROUND_STARTED if isinstance(message, m.BeginRound) else ev.UNMASK_REFUSED
+            self._audit_event(event, round_id, ev.REFUSED, silo=self.silo, reason=str(exc)[:300])
             return [m.AbortRound(self.deployment_id, round_id, "silo refused: protocol violation")]
         if isinstance(message, m.BeginRound):
             p = message.params

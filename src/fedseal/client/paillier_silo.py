@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from fedseal.errors import AuthenticationError, ConfigError, ProtocolViolation
 from fedseal.protocol import control as c
-from fedseal.protocol.client import ClientPolicy
+from fedseal.protocol.policy import ClientPolicy
 from fedseal.secagg.graph import full_parameters
 from fedseal.secagg.hazmat.randomness import RandomSource
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
@@ -89,7 +89,7 @@ class PaillierSilo:
     share : KeyShare
         This silo's share (checked to be share ``key.index_of(silo)``).
     policy : ClientPolicy
-        ``corruption`` and ``min_silos`` bound what this silo accepts.
+        ``corruption`` (of the roster) and ``min_participants`` bound what this silo accepts.
     rng : RandomSource
         Encryption randomness and proof nonces (``SystemRandomSource`` in a deployment).
     workers : int, optional
@@ -125,7 +125,7 @@ class PaillierSilo:
         unknown = sorted(set(key.parties) - set(directory))
         if unknown:
             raise ConfigError(f"the Paillier key names {unknown[0]!r}, which is not a silo")
-        needed = full_parameters(len(directory), corruption=policy.corruption).threshold
+        needed = full_parameters(len(directory), corrupt=policy.corrupt(len(directory))).threshold
         if public.threshold < needed:
             raise ConfigError(
                 f"the Paillier key's threshold {public.threshold} is below {needed}, the "
@@ -141,7 +141,7 @@ class PaillierSilo:
         self._rng = rng
         self._encryptor = Encryptor(public, rng)
         #: Fewest contributions whose sum this silo helps decrypt (STYLE rule 5).
-        self.min_contributions = max(public.threshold, policy.min_silos, 2)
+        self.min_contributions = max(public.threshold, policy.min_participants, 2)
         self._pool = ThreadPoolExecutor(
             max_workers=workers or os.cpu_count() or 1, thread_name_prefix="fedseal-paillier"
         )

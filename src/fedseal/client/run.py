@@ -19,7 +19,7 @@ from fedseal.client.agent import SiloAgent
 from fedseal.client.app import SiloApp, SiloContext, load_app
 from fedseal.client.grpc_client import GrpcSiloClient
 from fedseal.deploy.config import SiloConfig, load_identity_key, load_silo_config
-from fedseal.protocol.client import ClientPolicy
+from fedseal.protocol.policy import ClientPolicy
 from fedseal.protocol.wire.channel import TransportLimits
 from fedseal.secagg.hazmat.randomness import SystemRandomSource
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
@@ -27,7 +27,22 @@ from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
 if TYPE_CHECKING:  # gmpy2 and phe are an optional extra, imported only when configured
     from fedseal.client.paillier_silo import PaillierSilo
 
-__all__ = ["make_client", "make_paillier", "run_silo"]
+__all__ = ["make_client", "make_paillier", "run_silo", "silo_policy"]
+
+
+def silo_policy(config: SiloConfig) -> ClientPolicy:
+    """The round policy this silo judges every proposed round by, from its own ``silo.toml``.
+
+    The roster size is the number of silos in ``identities``, never the server's ``n``.
+    """
+    assert config.min_participants is not None  # filled in by SiloConfig.__post_init__
+    return ClientPolicy(
+        roster_size=len(config.identities),
+        corruption=config.corruption,
+        dropout=config.dropout,
+        min_participants=config.min_participants,
+        full_graph_max=config.full_graph_max,
+    )
 
 
 def make_paillier(
@@ -81,7 +96,7 @@ def make_client(
     if identity is None:
         identity = load_identity_key(config.identity_key)
     directory = {s: IdentityPublicKey(bytes.fromhex(h)) for s, h in config.identities.items()}
-    policy = ClientPolicy(corruption=config.corruption)
+    policy = silo_policy(config)
     paillier = make_paillier(config, identity=identity, directory=directory, policy=policy)
     agent = agent_type(
         silo=config.silo,

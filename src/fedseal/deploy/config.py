@@ -11,6 +11,14 @@ be copied to its machine as a whole.
 Mistakes fail loudly and early: an unknown key (a typo) is refused rather than ignored, and
 every :class:`~fedseal.errors.ConfigError` names the file and the key. The quantization bound
 of DESIGN §3 (``n * max_weight * (2^bits - 1) < 2^modulus_bits``) is checked here already.
+
+Both files carry the deployment's round policy: ``corruption``, ``dropout``,
+``min_participants`` and ``full_graph_max``. The server uses it to size rounds; each silo
+judges every round against its own copy (:class:`fedseal.protocol.policy.ClientPolicy`), so a
+server cannot loosen it. ``min_participants`` left out defaults to
+:func:`~fedseal.protocol.policy.default_min_participants` of the roster (``len(silos)`` in
+``server.toml``, the silos in ``[identities]`` in ``silo.toml``) and ``corruption``:
+``max(3, ceil(N / 2), floor(corruption * N) + 2)``, capped at ``N``.
 """
 
 from __future__ import annotations
@@ -132,8 +140,20 @@ class ServerConfig:
         The server's durable round state and its audit log.
     rounds : int
         Training rounds to run.
-    min_silos : int
-        Fewest ready silos to start a round (at least 2).
+    corruption : float
+        Fraction of the roster assumed to collude with the server, ``[0, 0.5)``: sets the graph
+        and threshold of each round (with ``dropout``). Must equal the silos' value, or they
+        refuse the rounds.
+    dropout : float
+        Dropout rate the sparse graph is sized for, ``[0, 1)``; as in every ``silo.toml``.
+    min_participants : int, optional
+        Fewest ready silos to start a round: at least 2 and at most the silos allowed to
+        connect. Default :func:`~fedseal.protocol.policy.default_min_participants` of
+        ``len(silos)`` and ``corruption`` (``max(3, ceil(N/2), a + 2)`` capped at ``N``). A
+        silo refuses rounds smaller than its own ``min_participants``.
+    full_graph_max : int
+        Rounds of at most this many silos use the complete graph (``>= 0``); as in every
+        ``silo.toml``.
     aggregation : {"masking", "paillier", "none"}
         ``"masking"``: SecAgg; ``"paillier"``: packed threshold Paillier (needs
         ``paillier_public_key``); ``"none"`` sends updates in clear: insecure, for
@@ -165,7 +185,10 @@ class ServerConfig:
     state_dir: Path
     audit_log: Path
     rounds: int = 10
-    min_silos: int = 2
+    corruption: float = 0.05
+    dropout: float = 0.1
+    min_participants: int | None = None
+    full_graph_max: int = 100
     aggregation: str = "masking"
     stage_timeout_s: float = 30.0
     train_timeout_s: float = 120.0
@@ -197,11 +220,12 @@ class ServerConfig:
             raise ConfigError(f"revoked names {unknown[0]!r}, which is not one of silos")
         set_(self, "revoked", revoked)
         check_int("rounds", self.rounds, low=1)
+        _check_round_policy(self, "silos", len(silos))
         admitted = len(silos) - len(revoked)
-        check_int("min_silos", self.min_silos, low=2)
-        if self.min_silos > admitted:
+        if self.min_participants is not None and self.min_participants > admitted:
             raise ConfigError(
-                f"min_silos ({self.min_silos}) exceeds the {admitted} silos allowed to connect"
+                f"min_participants ({self.min_participants}) exceeds the {admitted} silos "
+                "allowed to connect"
             )
         if self.aggregation not in AGGREGATION_MODES:
             raise ConfigError(
@@ -235,6 +259,36 @@ class ServerConfig:
     def admitted(self) -> frozenset[str]:
         """The silos allowed to connect: ``silos`` minus ``revoked``."""
         return frozenset(self.silos) - frozenset(self.revoked)
+
+
+def _check_round_policy(config: ServerConfig | SiloConfig, roster: str, roster_size: int) -> None:
+    """Validate and normalise ``corruption``, ``dropout``, ``min_participants`` and
+    ``full_graph_max``; fill in the default ``min_participants`` for ``roster_size`` silos
+    (the length of the field named ``roster``)."""
+    set_ = object.__setattr__
+    if roster_size < 2:
+        raise ConfigError(f"{roster} has {roster_size} silo(s); a deployment needs at least 2")
+    corruption = check_float("corruption", config.corruption, positive=False)
+    if not corruption < 0.5:
+        raise ConfigError(f"corruption must be in [0, 0.5), got {config.corruption!r}")
+    set_(config, "corruption", corruption)
+    dropout = check_float("dropout", config.dropout, positive=False)
+    if not dropout < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1), got {config.dropout!r}")
+    set_(config, "dropout", dropout)
+    check_int("full_graph_max", config.full_graph_max, low=0)
+    if config.min_participants is None:
+        # Imported here: the policy module pulls in the protocol package, and the loaders
+        # should stay light.
+        from fedseal.protocol.policy import default_min_participants
+
+        set_(config, "min_participants", default_min_participants(roster_size, corruption))
+        return
+    minimum = check_int("min_participants", config.min_participants, low=2)
+    if minimum > roster_size:
+        raise ConfigError(
+            f"min_participants ({minimum}) exceeds the {roster_size} silos in {roster}"
+        )
 
 
 def _check_message_sizes(chunk_bytes: object, max_message_bytes: object) -> None:
@@ -325,8 +379,19 @@ class SiloConfig:
     chunk_bytes, max_message_bytes : int
         As for the server.
     corruption : float
-        The fraction of silos this silo assumes may collude with the server, ``[0, 0.5)``; it
-        sets the smallest secret-sharing threshold the silo accepts.
+        The fraction of the roster (the silos in ``identities``) this silo assumes may collude
+        with the server, ``[0, 0.5)``; it sets the smallest secret-sharing threshold the silo
+        accepts.
+    dropout : float
+        Dropout rate the sparse graph is sized for, ``[0, 1)``: part of the formula the silo
+        recomputes each round's graph with, so it must equal the server's.
+    min_participants : int, optional
+        Fewest silos in a round this silo takes part in: at least 2 and at most the number of
+        silos in ``identities``. Default
+        :func:`~fedseal.protocol.policy.default_min_participants` of that number and
+        ``corruption`` (``max(3, ceil(N/2), a + 2)`` capped at ``N``).
+    full_graph_max : int
+        Rounds of at most this many silos must use the complete graph (``>= 0``).
     allow_plaintext : bool
         Whether this silo takes part in rounds with ``aggregation = "none"`` (its update in
         clear). False by default: a server cannot switch a silo to plaintext on its own.
@@ -356,6 +421,9 @@ class SiloConfig:
     chunk_bytes: int = 1 << 20
     max_message_bytes: int = 64 << 20
     corruption: float = 0.05
+    dropout: float = 0.1
+    min_participants: int | None = None
+    full_graph_max: int = 100
     allow_plaintext: bool = False
     paillier_public_key: Path | None = None
     paillier_key_share: Path | None = None
@@ -382,10 +450,7 @@ class SiloConfig:
             raise ConfigError(f"dp must be a DPSettings, got {type(self.dp).__name__}")
         set_(self, "reconnect_max_s", check_float("reconnect_max_s", self.reconnect_max_s))
         _check_message_sizes(self.chunk_bytes, self.max_message_bytes)
-        corruption = check_float("corruption", self.corruption, positive=False)
-        if not corruption < 0.5:
-            raise ConfigError(f"corruption must be in [0, 0.5), got {self.corruption!r}")
-        set_(self, "corruption", corruption)
+        _check_round_policy(self, "identities", len(identities))
         paillier = ("paillier_public_key", "paillier_key_share")
         given = [name for name in paillier if getattr(self, name) is not None]
         if len(given) == 1:

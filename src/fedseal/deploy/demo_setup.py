@@ -79,8 +79,7 @@ def prepare_demo_deployment(
         stage_timeout_s=20.0,
         train_timeout_s=120.0,
         connect_timeout_s=60.0,
-        min_silos=min(3, len(silos)),
-    )
+    )  # min_participants stays as provisioned (3 of the demo's 5 silos) in every file
     write_config(server_path, server, "server")
     for name in silos:
         path = out / "silos" / name / "silo.toml"

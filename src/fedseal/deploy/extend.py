@@ -8,6 +8,13 @@ the previous key's files are never overwritten); then, under the lock of the ser
 log (which keeps a running server and a second provisioning run out), the new files are
 created, every local config is rewritten atomically and the changes are audited. A Paillier
 deployment refuses new silos without ``redeal_paillier``: the dealt key has a fixed ``n``.
+
+Adding silos grows the roster ``N`` that every party's round policy is computed from. In
+``server.toml`` and every local ``silo.toml``, a ``min_participants`` still at the old roster's
+default is raised to the new roster's default (:func:`fedseal.deploy.layout.grow_roster`); a
+value the operator chose is kept and reported in the notes. New silos get the server's
+(updated) round policy. A silo whose folder is not here must be updated at its site: the new
+silos in ``[identities]`` and the new ``min_participants`` (the notes say which value).
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from fedseal.deploy import pki
 from fedseal.deploy.config import load_identity_key, load_server_config, load_silo_config
 from fedseal.deploy.layout import (
     MANIFEST,
+    POLICY_KEYS,
     fit_modulus,
+    grow_roster,
     read_manifest,
     read_raw,
     silo_document,
@@ -101,6 +110,7 @@ def extend(
     server_key = load_identity_key(server.identity_key)
     server_hex = server_key.public_key.to_bytes().hex()
     local: dict[str, Path] = {}
+    rosters: dict[str, int] = {}
     for name in server.silos:
         path = root / "silos" / name / "silo.toml"
         if path.exists():
@@ -111,6 +121,7 @@ def extend(
                     f"expected {name!r} of {deployment!r}"
                 )
             local[name] = path
+            rosters[name] = len(silo.identities)
     if deal:
         away = [n for n in server.silos if n not in local and n not in server.revoked]
         if away:
@@ -132,8 +143,24 @@ def extend(
         identities = dict(sorted(identities.items()))
         raw_server = read_raw(server_toml) | {"silos": list(identities), "identities": identities}
         notes = fit_modulus(raw_server)
-        docs = {n: silo_document(deployment, n, manifest, server_hex, identities) for n in added}
+        grown = [grow_roster(raw_server, len(server.silos), len(identities), "server.toml")]
+        policy = {key: raw_server[key] for key in POLICY_KEYS if key in raw_server}
+        docs = {
+            n: silo_document(deployment, n, manifest, server_hex, identities) | policy
+            for n in added
+        }
         raw_silos = {n: read_raw(p) | {"identities": identities} for n, p in local.items()}
+        for name, doc in raw_silos.items():
+            where = f"silos/{name}/silo.toml"
+            grown.append(grow_roster(doc, rosters[name], len(identities), where))
+        away = [n for n in server.silos if n not in local]
+        minimum = policy.get("min_participants")
+        if away and minimum != server.min_participants:
+            grown.append(
+                f"the silo.toml of {', '.join(away)} is not here: at its site, also set "
+                f"min_participants = {minimum}, as in server.toml"
+            )
+        notes += tuple(note for note in grown if note is not None)
         if deal:
             holders = [n for n in identities if n not in server.revoked]
             dealt = paillier.make(deployment, holders, versioned=has_key)
@@ -152,6 +179,7 @@ def extend(
                 modulus_bits=modulus,
                 aggregation=raw_server.get("aggregation", server.aggregation),
                 paillier_public_key=raw_server.get("paillier_public_key"),
+                **policy,
             )
         except ConfigError as exc:
             raise ConfigError(f"{server_toml} would be invalid: {exc}") from None
@@ -183,6 +211,9 @@ def extend(
                     old, new = list(server.silos), list(identities)
                     details = {"setting": "silos", "old": old, "new": new}
                     audit.append(events.CONFIG_CHANGED, details=details)
+                if minimum != server.min_participants:
+                    change = {"setting": "min_participants", "old": server.min_participants}
+                    audit.append(events.CONFIG_CHANGED, details=change | {"new": minimum})
                 if dealt is not None:
                     audit_dealt(audit, deployment, dealt)
     else:

@@ -5,6 +5,12 @@ it marks a folder as a deployment and is read back when silos are added. ``serve
 ``silo.toml`` documents list every option with its default (from the dataclasses in
 :mod:`fedseal.deploy.config`), with short comments, and are validated by building the config
 they describe before they are written.
+
+The round policy (:data:`POLICY_KEYS`) is written alike into ``server.toml`` and every
+``silo.toml``, with ``min_participants`` computed for the roster
+(:func:`~fedseal.protocol.policy.default_min_participants`). When silos are added the roster
+grows: :func:`grow_roster` raises a ``min_participants`` that still holds the old roster's
+default to the new one, and keeps (and reports) a value the operator chose.
 """
 
 from __future__ import annotations
@@ -31,9 +37,11 @@ __all__ = [
     "FORMAT",
     "MANIFEST",
     "MANIFEST_HEADER",
+    "POLICY_KEYS",
     "addresses",
     "config_defaults",
     "fit_modulus",
+    "grow_roster",
     "read_manifest",
     "read_raw",
     "server_document",
@@ -51,12 +59,18 @@ MANIFEST_HEADER = (
 _HEADER = (
     "fedseal {what} config, written by `fedseal provision`.\n"
     "Paths are relative to this file. Re-running `fedseal provision` to add silos rewrites\n"
-    "the silo list and [identities]; it keeps your values but not your comments."
+    "the silo list, [identities] and a default min_participants; it keeps your other values\n"
+    "but not your comments."
 )
 _COMMENTS = {
     "listen": "host:port to serve on",
     "revoked": "silos refused even with a valid certificate",
-    "min_silos": "fewest ready silos to start a round",
+    "min_participants": (
+        "fewest silos in a round (the server waits for them; a silo refuses smaller rounds);\n"
+        "default max(3, ceil(N / 2), floor(corruption * N) + 2), capped at N silos"
+    ),
+    "dropout": "dropout rate the sparse graph is sized for, in [0, 1); same on server and silos",
+    "full_graph_max": "rounds of at most this many silos use the complete graph",
     "aggregation": (
         '"masking" (secure aggregation), "paillier" (threshold Paillier; needs\n'
         'paillier_public_key) or "none" (INSECURE, benchmarks only)'
@@ -66,7 +80,10 @@ _COMMENTS = {
     "identities": "Ed25519 public keys of the silos (hex): the secure-aggregation directory",
     "server_name": "name the server's TLS certificate must carry",
     "server_identity": "the server's Ed25519 public key (hex): verifies its audit checkpoints",
-    "corruption": "fraction of silos assumed to collude with the server, in [0, 0.5)",
+    "corruption": (
+        "fraction of the roster assumed to collude with the server, in [0, 0.5);\n"
+        "same on server and silos"
+    ),
     "dp": "differential privacy (DP-SGD); enabled = false trains without it",
     "dp.noise_multiplier": (
         "sigma in units of max_grad_norm; or replace it by target_epsilon and planned_rounds"
@@ -81,6 +98,61 @@ def config_defaults(cls: type) -> dict[str, Any]:
         for f in fields(cls)
         if f.default is not MISSING and isinstance(f.default, bool | int | float | str)
     }
+
+
+#: The round policy: written alike into ``server.toml`` and every ``silo.toml``.
+POLICY_KEYS = ("corruption", "dropout", "min_participants", "full_graph_max")
+
+
+def _default_min_participants(roster_size: int, corruption: object) -> int | None:
+    from fedseal.protocol.policy import default_min_participants
+
+    if isinstance(corruption, bool) or not isinstance(corruption, int | float):
+        return None  # a bad value: validation names it
+    try:
+        return default_min_participants(roster_size, float(corruption))
+    except ConfigError:
+        return None
+
+
+def _defaults_for(cls: type, roster_size: int) -> dict[str, Any]:
+    """``config_defaults(cls)`` plus ``min_participants`` for the roster, in field order."""
+    defaults = config_defaults(cls)
+    minimum = _default_min_participants(roster_size, defaults["corruption"])
+    return {
+        f.name: minimum if f.name == "min_participants" else defaults[f.name]
+        for f in fields(cls)
+        if f.name in defaults or f.name == "min_participants"
+    }
+
+
+def grow_roster(doc: dict[str, Any], old_size: int, new_size: int, what: str) -> str | None:
+    """Update a config document's round policy for a roster grown from ``old_size`` silos.
+
+    Writes every key of :data:`POLICY_KEYS` the document leaves out (with its default). A
+    ``min_participants`` that is missing or equal to the old roster's default becomes the new
+    roster's default; any other value was the operator's choice and is kept.
+
+    Returns
+    -------
+    str or None
+        A note for the operator when a chosen ``min_participants`` was kept.
+    """
+    corruption = doc.setdefault("corruption", config_defaults(ServerConfig)["corruption"])
+    doc.setdefault("dropout", config_defaults(ServerConfig)["dropout"])
+    doc.setdefault("full_graph_max", config_defaults(ServerConfig)["full_graph_max"])
+    old = _default_min_participants(old_size, corruption)
+    new = _default_min_participants(new_size, corruption)
+    current = doc.get("min_participants")
+    if new is not None and current in (None, old):
+        doc["min_participants"] = new
+        return None
+    if current != new and old_size != new_size:
+        return (
+            f"{what}: min_participants kept at {current!r} (the default for {new_size} silos "
+            f"is {new})"
+        )
+    return None
 
 
 def addresses(host: str, port: int) -> tuple[str, str, str]:
@@ -108,7 +180,7 @@ def server_document(deployment: str, listen: str, identities: Mapping[str, str])
         "state_dir": "state",
         "audit_log": "audit.jsonl",
     }
-    doc |= config_defaults(ServerConfig)
+    doc |= _defaults_for(ServerConfig, len(identities))
     doc["tls"] = {"ca_cert": "ca.crt", "cert": "server.crt", "key": "server.key"}
     doc["identities"] = dict(sorted(identities.items()))
     return doc
@@ -132,7 +204,7 @@ def silo_document(
         "state_dir": "state",
         "audit_log": "audit.jsonl",
     }
-    doc |= {k: v for k, v in config_defaults(SiloConfig).items() if k not in doc}
+    doc |= {k: v for k, v in _defaults_for(SiloConfig, len(identities)).items() if k not in doc}
     doc["tls"] = {"ca_cert": "ca.crt", "cert": "silo.crt", "key": "silo.key"}
     doc["dp"] = config_defaults(DPSettings) | {"noise_multiplier": DEFAULT_NOISE_MULTIPLIER}
     doc["identities"] = dict(sorted(identities.items()))

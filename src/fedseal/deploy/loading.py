@@ -48,7 +48,10 @@ _SERVER: dict[str, str] = _COMMON | {
     "silos": _STRS,
     "revoked": _STRS,
     "rounds": _INT,
-    "min_silos": _INT,
+    "corruption": _NUM,
+    "dropout": _NUM,
+    "min_participants": _INT,
+    "full_graph_max": _INT,
     "aggregation": _STR,
     "stage_timeout_s": _NUM,
     "train_timeout_s": _NUM,
@@ -67,10 +70,15 @@ _SILO: dict[str, str] = _COMMON | {
     "dp": _TABLE,
     "reconnect_max_s": _NUM,
     "corruption": _NUM,
+    "dropout": _NUM,
+    "min_participants": _INT,
+    "full_graph_max": _INT,
     "allow_plaintext": _BOOL,
     "paillier_public_key": _STR,
     "paillier_key_share": _STR,
 }
+#: Keys of earlier versions -> their new name (refused with a pointer to the new key).
+_RENAMED = {"min_silos": "min_participants"}
 _TLS: dict[str, str] = {"ca_cert": _STR, "cert": _STR, "key": _STR}
 _DP: dict[str, str] = {
     "enabled": _BOOL,
@@ -118,6 +126,12 @@ def _read(
     """Read a config file's top level and its ``[tls]`` table; paths resolved."""
     file, data = read_toml(path)
     where, base = str(file), file.resolve().parent
+    for old, new in _RENAMED.items():
+        if old in data and old not in kinds:
+            raise ConfigError(
+                f"{where}: {old} was renamed {new}; rename the key (and check its value: each "
+                f"silo refuses rounds smaller than its own {new})"
+            )
     values = read_table(data, kinds, where, base=base, paths=_PATH_KEYS, defaults=defaults)
     tls = read_table(
         values.get("tls", {}), _TLS, f"{where} [tls]", base=base, paths=_PATH_KEYS,

@@ -20,10 +20,17 @@ Ed25519 (RFC 8032) in PKCS#8 PEM. Theory of operation:
 * Keys and certificates are created with ``O_EXCL``: a re-run never overwrites one. Configs
   are replaced atomically. ``deployment.toml`` is written last on creation, so a crash leaves a
   folder that the next run refuses as partial rather than silently completes.
+* The round policy (``corruption``, ``dropout``, ``min_participants``, ``full_graph_max``) is
+  written explicitly and alike into ``server.toml`` and every ``silo.toml``;
+  ``min_participants`` is :func:`~fedseal.protocol.policy.default_min_participants` of the
+  number of silos, ``max(3, ceil(N / 2), floor(corruption * N) + 2)`` capped at ``N``.
 * Re-running with new silo names reuses the CA, issues the new silos, and rewrites the
   ``silos`` list and ``[identities]`` table of ``server.toml`` and the ``[identities]`` table
-  of every local ``silo.toml`` (other settings are kept; comments are regenerated). Existing
-  silos' keys and certificates are left untouched (:mod:`fedseal.deploy.extend`).
+  of every local ``silo.toml`` (other settings are kept; comments are regenerated). The roster
+  grew, so a ``min_participants`` at the old roster's default becomes the new default
+  everywhere; a value the operator chose is kept and named in the notes. A silo whose folder is
+  not here must be updated at its site. Existing silos' keys and certificates are left
+  untouched (:mod:`fedseal.deploy.extend`).
 * ``force_new`` moves an existing deployment to ``replaced/<UTC time>/`` instead of refusing.
 * ``paillier`` makes this machine the trusted dealer of a threshold Paillier key
   (:mod:`fedseal.deploy.paillier_keys`): ``paillier-public.json`` goes to ``server/`` and every
@@ -144,7 +151,10 @@ class ProvisionResult:
             if silo in self.added:
                 status = "new"
             elif silo in self.not_updated:
-                status = "silo.toml not in this folder: add the new silos to its [identities]"
+                status = (
+                    "silo.toml not in this folder: add the new silos to its [identities] and "
+                    "match its min_participants to server.toml"
+                )
             else:
                 status = "already provisioned" if silo in self.existing else "earlier"
                 status += ", keys untouched" + ("; [identities] updated" if self.added else "")

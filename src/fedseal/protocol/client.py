@@ -11,11 +11,19 @@ the injected :class:`~fedseal.secagg.hazmat.randomness.RandomSource`.
 Stages and the one message each accepts (anything else is a :class:`ProtocolViolation` and the
 session ends in ``ABORTED``; an :class:`AbortRound` from the server also ends it)::
 
-    NEW          --BeginRound-->          ADVERTISED   (check params, make keys, sign them)
-    ADVERTISED   --KeyDirectory-->        SHARED       (verify signatures, share b and s_sk)
-    SHARED       --ShareDelivery-->       MASKED       (decrypt shares, mask the input)
+    NEW          --BeginRound-->          ADVERTISED   (judge params by the policy, sign keys)
+    ADVERTISED   --KeyDirectory-->        SHARED       (verify signatures, share and commit)
+    SHARED       --ShareDelivery-->       MASKED       (decrypt and check shares, mask input)
     MASKED       --ConsistencyRequest-->  SIGNED       (sign U3 once)
-    SIGNED       --UnmaskRequest-->       DONE         (answer once: b- XOR s-shares per silo)
+    SIGNED       --UnmaskRequest-->       DONE         (answer once per model: b- XOR s-shares)
+
+What the silo signs (key advertisement, share commitments, consistency answer) binds the round
+digest: the ``TrainRequest`` this silo was sent and the round's parameters, so a neighbour that
+was shown another model or other parameters produces signatures this silo refuses. The round's
+parameters are judged against the silo's own :class:`~fedseal.protocol.policy.ClientPolicy`
+before anything is sent. A share whose ciphertext fails authentication or does not match its
+dealer's commitment is *rejected*, not fatal: this silo holds nothing for that dealer, still
+masks with it, and names it in its masked input, so one malicious silo cannot abort the round.
 
 Every check runs before any state changes. The secrets (``b``, ``s_sk``, ``c_sk``, the shares
 held for others) live only in this object and are dropped when the round ends.
@@ -33,20 +41,25 @@ import numpy.typing as npt
 
 from fedseal.errors import AuthenticationError, ConfigError, ProtocolViolation, RoundAbortedError
 from fedseal.protocol import messages as m
+from fedseal.protocol.policy import ClientPolicy
+from fedseal.protocol.release import MemoryReleaseLedger, ReleaseLedger
 from fedseal.protocol.transcript import (
     advertise_payload,
     consistency_payload,
     key_directory_digest,
+    round_digest,
     share_ad,
+    share_commitment,
+    share_keys_payload,
 )
-from fedseal.secagg.graph import GraphParams, minimum_threshold, neighbourhoods
+from fedseal.secagg.graph import GraphParams, neighbourhoods
 from fedseal.secagg.hazmat import aead, shamir
 from fedseal.secagg.hazmat.randomness import RandomSource
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
-from fedseal.secagg.keys import AgreementKey, MaskSeed, RoundContext
+from fedseal.secagg.keys import AgreementKey, MaskSeed, RoundContext, check_public_key
 from fedseal.secagg.masking import mask_input, share_key
 
-__all__ = ["ClientPolicy", "ClientSession", "ClientStage"]
+__all__ = ["ClientPolicy", "ClientSession", "ClientStage"]  # ClientPolicy: re-exported
 
 
 class ClientStage(Enum):
@@ -61,32 +74,6 @@ class ClientStage(Enum):
     ABORTED = "aborted"
 
 
-@dataclass(frozen=True, kw_only=True)
-class ClientPolicy:
-    """The silo's own security requirements, checked against what the server proposes.
-
-    Parameters
-    ----------
-    corruption : float
-        Largest fraction of silos assumed to collude with the server; sets the lowest threshold
-        the silo accepts.
-    min_silos : int
-        Fewest participants the silo accepts in a round (never fewer than 2).
-    allowed_modulus_bits : tuple of int
-        Moduli the silo accepts.
-    """
-
-    corruption: float = 0.05
-    min_silos: int = 2
-    allowed_modulus_bits: tuple[int, ...] = (32, 64)
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.corruption < 0.5:
-            raise ConfigError(f"corruption must be in [0, 0.5), got {self.corruption}")
-        if self.min_silos < 2:
-            raise ConfigError(f"min_silos must be >= 2, got {self.min_silos}")
-
-
 @dataclass
 class _Round:
     params: m.RoundParams
@@ -96,12 +83,15 @@ class _Round:
     s_key: AgreementKey
     seed: MaskSeed
     graph: GraphParams
+    digest: bytes
+    closed_neighbourhoods: Mapping[str, frozenset[str]]
     directory: bytes = b""
     neighbours: frozenset[str] = frozenset()
-    closed_neighbourhoods: Mapping[str, frozenset[str]] | None = None
     s_publics: Mapping[str, bytes] | None = None
     c_publics: Mapping[str, bytes] | None = None
     held: Mapping[str, tuple[shamir.Share, shamir.Share]] | None = None  # owner -> (b, s_sk)
+    commitments: Mapping[str, tuple[bytes, bytes]] | None = None  # owner -> its dealer's
+    rejected: frozenset[str] = frozenset()  # neighbours whose share failed its checks
     survivors: tuple[str, ...] = ()
 
 
@@ -120,10 +110,25 @@ class ClientSession:
         Identity keys of every silo of the deployment (from provisioning).
     rng : RandomSource
         Source of all randomness of the round.
+    train_digest : bytes
+        Digest of the ``TrainRequest`` this silo was sent for the round
+        (:meth:`fedseal.protocol.control.TrainRequest.digest`); bound into every signature.
+    model_digest : bytes, optional
+        Digest of the global weights the silo trained from
+        (:func:`fedseal.protocol.release.model_digest`); ``None`` means ``train_digest``.
     policy : ClientPolicy
         Security requirements the server's parameters must meet.
     last_round : int
         Highest round id this silo already took part in; older or equal rounds are refused.
+    releases : ReleaseLedger, optional
+        Models this silo already answered an unmask request on (at most one answer per model).
+        Defaults to a fresh in-memory ledger, which protects only this session.
+
+    Warnings
+    --------
+    A deployment must pass a durable ``releases`` ledger shared by all the silo's sessions:
+    with a fresh one per session, a server can difference sums over several rounds on one
+    model (``docs/secagg.md``).
     """
 
     def __init__(
@@ -134,11 +139,19 @@ class ClientSession:
         identity_key: IdentityKey,
         directory: Mapping[str, IdentityPublicKey],
         rng: RandomSource,
+        train_digest: bytes,
+        model_digest: bytes | None = None,
         policy: ClientPolicy | None = None,
         last_round: int = -1,
+        releases: ReleaseLedger | None = None,
     ) -> None:
         if silo_id not in directory or directory[silo_id] != identity_key.public_key:
             raise ConfigError(f"silo {silo_id!r} is not in the directory with this identity key")
+        if len(train_digest) != 32 or (model_digest is not None and len(model_digest) != 32):
+            raise ConfigError("train_digest and model_digest must be 32-byte SHA-256 digests")
+        self._train_digest = bytes(train_digest)
+        self._model_digest = bytes(model_digest if model_digest is not None else train_digest)
+        self._releases: ReleaseLedger = releases if releases is not None else MemoryReleaseLedger()
         self.silo_id = silo_id
         self.deployment_id = deployment_id
         self._identity = identity_key
@@ -247,24 +260,24 @@ class ClientSession:
             raise ProtocolViolation("this silo is not a participant of the round")
         if any(silo not in self._directory for silo in p.participants):
             raise ProtocolViolation("round lists a silo outside the deployment")
-        n = len(p.participants)
-        if n < self._policy.min_silos:
-            raise ProtocolViolation(f"round has {n} silos, policy needs {self._policy.min_silos}")
-        if p.modulus_bits not in self._policy.allowed_modulus_bits or p.vector_length < 1:
-            raise ProtocolViolation("round has an unacceptable modulus or vector length")
-        try:
-            graph = GraphParams(p.graph, n, p.k, p.threshold)
-        except ConfigError as exc:
-            raise ProtocolViolation(f"bad graph parameters: {exc}") from None
-        needed = minimum_threshold(p.graph, n, p.k, corruption=self._policy.corruption)
-        if p.threshold < needed:
-            raise ProtocolViolation(f"threshold {p.threshold} is below the safe minimum {needed}")
+        graph = self._policy.check(p, roster_size=len(self._directory))
+        if self._releases.released(self._model_digest):
+            raise ProtocolViolation(
+                "this silo already helped unmask a sum on this model; it answers once per model"
+            )
         if self._input is not None:
             try:
                 self._check_vector(self._input, p)
             except ConfigError as exc:
                 raise ProtocolViolation(str(exc)) from None
         context = RoundContext(p.deployment_id, p.round_id)
+        digest = round_digest(p, self._train_digest)
+        # The layout is seeded by the round digest, fixed before any key exists.
+        names = {p.index_of(s): s for s in p.participants}
+        closed = {
+            names[i]: frozenset(names[j] for j in nb) | {names[i]}
+            for i, nb in neighbourhoods(graph, digest).items()
+        }
         r = _Round(
             params=p,
             context=context,
@@ -273,13 +286,19 @@ class ClientSession:
             s_key=AgreementKey.generate(self._rng),
             seed=MaskSeed.generate(self._rng),
             graph=graph,
+            digest=digest,
+            closed_neighbourhoods=closed,
         )
         c_pub, s_pub = r.c_key.public_bytes(), r.s_key.public_bytes()
-        signature = self._identity.sign(advertise_payload(context, self.silo_id, c_pub, s_pub))
+        payload = advertise_payload(context, digest, self.silo_id, c_pub, s_pub)
         self._round = r
         self._last_round = p.round_id
         self.stage = ClientStage.ADVERTISED
-        return [m.AdvertiseKeys(*context.fields(), self.silo_id, c_pub, s_pub, signature)]
+        return [
+            m.AdvertiseKeys(
+                *context.fields(), self.silo_id, c_pub, s_pub, self._identity.sign(payload)
+            )
+        ]
 
     def _on_directory(self, message: m.KeyDirectory) -> list[m.Message]:
         r = self._round
@@ -306,79 +325,118 @@ class ClientSession:
             raise RoundAbortedError(
                 f"only {len(by_silo)} silos advertised keys, need {p.threshold}"
             )
-        directory = key_directory_digest(r.context, by_silo.values())
-        by_index = neighbourhoods(r.graph, directory)
-        names = {p.index_of(s): s for s in p.participants}
-        closed = {
-            names[i]: frozenset(names[j] for j in nb) | {names[i]} for i, nb in by_index.items()
-        }
+        closed = r.closed_neighbourhoods
         holders = sorted(v for v in closed[self.silo_id] if v in by_silo)
         # Only neighbours' keys are used, so only their signatures matter: a forged key of any
-        # other silo changes nothing this silo sends or accepts.
+        # other silo changes nothing this silo sends or accepts. A neighbour that signed another
+        # round digest was shown another model or other parameters: refuse the round.
         for v in holders:
             ad = by_silo[v]
-            payload = advertise_payload(r.context, v, ad.c_public, ad.s_public)
+            payload = advertise_payload(r.context, r.digest, v, ad.c_public, ad.s_public)
             self._directory[v].verify(payload, ad.signature)  # AuthenticationError
+            check_public_key(ad.c_public)  # an honest server dropped such an advertiser
+            check_public_key(ad.s_public)
         if len(holders) < p.threshold:
             raise RoundAbortedError("too few neighbours advertised keys to hold this silo's shares")
         xs = [p.index_of(v) for v in holders]
         seed_shares = shamir.split(r.seed.reveal(), xs, p.threshold, self._rng)
         key_shares = shamir.split(r.s_key.reveal(), xs, p.threshold, self._rng)
         out, held = [], {}
+        commitments: dict[str, tuple[bytes, bytes]] = {}
         for v, b_share, s_share in zip(holders, seed_shares, key_shares, strict=True):
-            if v == self.silo_id:
+            if v == self.silo_id:  # its own share: committed like the others, never sent
                 held[v] = (b_share, s_share)
+                commitments[v] = self._commit(r, self.silo_id, v, b_share, s_share)
+                out.append(m.EncryptedShare(self.silo_id, v, b"", *commitments[v]))
                 continue
             key = share_key(r.c_key, by_silo[v].c_public, r.context, r.index, p.index_of(v))
             plaintext = b_share.to_bytes() + s_share.to_bytes()
             sealed = aead.seal(key, plaintext, share_ad(r.context, self.silo_id, v), self._rng)
-            out.append(m.EncryptedShare(self.silo_id, v, sealed))
-        r.directory = directory
-        r.closed_neighbourhoods = closed
+            cb, cs = self._commit(r, self.silo_id, v, b_share, s_share)
+            out.append(m.EncryptedShare(self.silo_id, v, sealed, cb, cs))
+        signature = self._identity.sign(share_keys_payload(r.context, r.digest, self.silo_id, out))
+        r.directory = key_directory_digest(r.context, by_silo.values())
         r.neighbours = frozenset(holders) - {self.silo_id}
         r.s_publics = {v: ad.s_public for v, ad in by_silo.items()}
         r.held = held
+        r.commitments = commitments
         r.c_publics = {v: ad.c_public for v, ad in by_silo.items()}
         self.stage = ClientStage.SHARED
-        return [m.ShareKeys(*r.context.fields(), self.silo_id, tuple(out))]
+        return [m.ShareKeys(*r.context.fields(), self.silo_id, tuple(out), signature)]
+
+    @staticmethod
+    def _commit(
+        r: _Round, dealer: str, holder: str, b_share: shamir.Share, s_share: shamir.Share
+    ) -> tuple[bytes, bytes]:
+        return (
+            share_commitment(r.context, "b", dealer, holder, b_share.to_bytes()),
+            share_commitment(r.context, "s", dealer, holder, s_share.to_bytes()),
+        )
+
+    def _open_share(self, r: _Round, share: m.EncryptedShare) -> tuple[shamir.Share, shamir.Share]:
+        """Decrypt one share and check it against its dealer's commitments.
+
+        Raises
+        ------
+        AuthenticationError
+            If the ciphertext does not authenticate, has the wrong length, or a share does not
+            match its commitment (opaque: the dealer, or the server, tampered with it).
+        """
+        assert r.c_publics is not None
+        sender_index = r.params.index_of(share.sender)
+        key = share_key(r.c_key, r.c_publics[share.sender], r.context, sender_index, r.index)
+        plain = aead.open_sealed(
+            key, share.ciphertext, share_ad(r.context, share.sender, self.silo_id)
+        )
+        if len(plain) != 2 * shamir.SECRET_BYTES:
+            raise AuthenticationError()
+        try:
+            b_share = shamir.Share.from_bytes(r.index, plain[: shamir.SECRET_BYTES])
+            s_share = shamir.Share.from_bytes(r.index, plain[shamir.SECRET_BYTES :])
+        except ProtocolViolation:
+            raise AuthenticationError() from None
+        expected = self._commit(r, share.sender, self.silo_id, b_share, s_share)
+        if expected != (share.seed_commitment, share.key_commitment):
+            raise AuthenticationError()
+        return b_share, s_share
 
     def _on_shares(self, message: m.ShareDelivery) -> list[m.Message]:
         r = self._round
-        assert r is not None and r.held is not None
-        assert r.s_publics is not None and r.c_publics is not None
+        assert r is not None and r.held is not None and r.commitments is not None
+        assert r.s_publics is not None
         p = r.params
         if self._input is None:
             raise ConfigError("provide_input() must be called before the shares arrive")
-        held = dict(r.held)
+        held, commitments = dict(r.held), dict(r.commitments)
+        rejected: set[str] = set()
         for share in message.shares:
             if share.receiver != self.silo_id or share.sender not in r.neighbours:
                 raise ProtocolViolation("share from a non-neighbour or for another silo")
-            if share.sender in held:
+            if share.sender in held or share.sender in rejected:
                 raise ProtocolViolation("two shares from the same silo")
-            sender_index = p.index_of(share.sender)
-            key = share_key(r.c_key, r.c_publics[share.sender], r.context, sender_index, r.index)
             try:
-                plain = aead.open_sealed(
-                    key, share.ciphertext, share_ad(r.context, share.sender, self.silo_id)
-                )
+                held[share.sender] = self._open_share(r, share)
             except AuthenticationError:
-                raise ProtocolViolation("a share failed authentication") from None
-            if len(plain) != 2 * shamir.SECRET_BYTES:
-                raise ProtocolViolation("a share has the wrong length")
-            held[share.sender] = (
-                shamir.Share.from_bytes(r.index, plain[: shamir.SECRET_BYTES]),
-                shamir.Share.from_bytes(r.index, plain[shamir.SECRET_BYTES :]),
+                # Hold nothing for this dealer but still mask with it: the masks cancel, and
+                # the round survives while t other neighbours hold valid shares of it.
+                rejected.add(share.sender)
+                continue
+            commitments[share.sender] = (share.seed_commitment, share.key_commitment)
+        delivered = set(held) | rejected
+        if len(delivered) < p.threshold:
+            raise RoundAbortedError(
+                f"only {len(delivered)} neighbours shared keys, need {p.threshold}"
             )
-        if len(held) < p.threshold:
-            raise RoundAbortedError(f"only {len(held)} neighbours shared keys, need {p.threshold}")
-        peers = {p.index_of(v): r.s_publics[v] for v in held if v != self.silo_id}
+        peers = {p.index_of(v): r.s_publics[v] for v in delivered if v != self.silo_id}
         masked = mask_input(
             self._input, index=r.index, seed=r.seed, s_key=r.s_key, peers=peers, context=r.context
         )
         r.held = held
+        r.commitments = commitments
+        r.rejected = frozenset(rejected)
         self._input = None
         self.stage = ClientStage.MASKED
-        return [m.MaskedInput(*r.context.fields(), self.silo_id, masked)]
+        return [m.MaskedInput(*r.context.fields(), self.silo_id, masked, tuple(sorted(rejected)))]
 
     def _on_consistency(self, message: m.ConsistencyRequest) -> list[m.Message]:
         r = self._round
@@ -392,9 +450,10 @@ class ClientSession:
             raise ProtocolViolation("survivor set names a silo outside the round")
         if len(survivors) < r.params.threshold:
             raise RoundAbortedError(f"only {len(survivors)} survivors, need {r.params.threshold}")
-        if any(v in r.neighbours and v not in r.held for v in survivors):
+        delivered = set(r.held) | r.rejected
+        if any(v in r.neighbours and v not in delivered for v in survivors):
             raise ProtocolViolation("survivor set has a neighbour that never shared keys")
-        payload = consistency_payload(r.context, survivors, r.directory)
+        payload = consistency_payload(r.context, r.digest, survivors, r.directory)
         r.survivors = tuple(survivors)
         self.stage = ClientStage.SIGNED
         return [
@@ -403,20 +462,25 @@ class ClientSession:
 
     def _on_unmask(self, message: m.UnmaskRequest) -> list[m.Message]:
         r = self._round
-        assert r is not None and r.held is not None and r.closed_neighbourhoods is not None
+        assert r is not None and r.held is not None
         survivors, dropped = set(message.survivors), set(message.dropped)
         if tuple(message.survivors) != r.survivors:
             raise ProtocolViolation("unmask request names another survivor set than the one signed")
         if survivors & dropped:
             raise ProtocolViolation("a silo is listed both as survivor and as dropped; refusing")
+        delivered = set(r.held) | r.rejected
         if any(
-            v not in r.held or v == self.silo_id
+            v not in delivered or v == self.silo_id
             for v in dropped & set(r.closed_neighbourhoods[self.silo_id])
         ):
             raise ProtocolViolation("dropped set names a neighbour this silo holds no shares for")
+        if self._releases.released(self._model_digest):
+            raise ProtocolViolation(
+                "this silo already helped unmask a sum on this model; it answers once per model"
+            )
         answered = [o for o in r.held if o in survivors or o in dropped]
         relevant: set[str] = set().union(*(r.closed_neighbourhoods[o] for o in answered))
-        payload = consistency_payload(r.context, r.survivors, r.directory)
+        payload = consistency_payload(r.context, r.digest, r.survivors, r.directory)
         signers: set[str] = set()
         seen: set[str] = set()
         for silo, signature in message.signatures:
@@ -440,6 +504,8 @@ class ClientSession:
                     f"fewer than {r.params.threshold} consistency signatures around {owner!r}"
                 )
             out.append((owner, share.to_bytes()))
+        # Durable before the answer leaves: a crash after this point never answers twice.
+        self._releases.record(self._model_digest)
         self.stage = ClientStage.DONE
         self._round = None  # the answer is given once; drop the round's secrets
         return [

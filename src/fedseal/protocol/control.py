@@ -27,7 +27,7 @@ Nothing here carries a silo's update in clear except :class:`PlaintextInput`. Se
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -96,6 +96,24 @@ class TrainRequest:
         ) and _arrays_equal(self.weights, other.weights)
 
     __hash__ = None  # type: ignore[assignment]
+
+    def digest(self) -> bytes:
+        """SHA-256 of everything the silo was asked to do: bound into what it signs.
+
+        Covers the deployment, the round, the aggregation mode, every field of the
+        quantization spec, the run config and the weights (float64, little-endian, with
+        their shape). Silos shown different requests sign different round digests.
+        """
+        spec = [
+            f"{f.name}={getattr(self.quantization, f.name)!r}" for f in fields(self.quantization)
+        ]
+        config = [f"{key}={value!r}" for key, value in self.config]
+        w = np.ascontiguousarray(self.weights, dtype="<f8")
+        payload = signing_payload(
+            "train-request", self.deployment_id, self.round_id, self.aggregation,
+            len(spec), *spec, len(config), *config, len(w.shape), *w.shape, w.tobytes(),
+        )  # fmt: skip
+        return hashlib.sha256(payload).digest()
 
 
 @dataclass(frozen=True)

@@ -97,21 +97,33 @@ class KeyDirectory:
 
 @dataclass(frozen=True)
 class EncryptedShare:
-    """An AES-GCM-sealed pair of Shamir shares (of ``b`` and ``s_sk``), sender to receiver."""
+    """An AES-GCM-sealed pair of Shamir shares (of ``b`` and ``s_sk``), sender to receiver.
+
+    ``seed_commitment`` and ``key_commitment`` are the dealer's SHA-256 commitments to the two
+    shares inside (``transcript.share_commitment``): the holder checks them when it decrypts,
+    the server checks every share revealed at unmasking against them.
+    """
 
     sender: str
     receiver: str
     ciphertext: bytes
+    seed_commitment: bytes
+    key_commitment: bytes
 
 
 @dataclass(frozen=True)
 class ShareKeys:
-    """C -> S: a silo's encrypted shares, one per neighbour."""
+    """C -> S: a silo's encrypted shares, one per neighbour, signed by the dealer.
+
+    ``signature`` covers the round digest and every share's receiver, ciphertext digest and
+    commitments (``transcript.share_keys_payload``), so the dealer cannot later disown them.
+    """
 
     deployment_id: str
     round_id: int
     sender: str
     shares: tuple[EncryptedShare, ...]
+    signature: bytes
 
 
 @dataclass(frozen=True)
@@ -125,20 +137,27 @@ class ShareDelivery:
 
 @dataclass(frozen=True, eq=False)
 class MaskedInput:
-    """C -> S: the masked, encoded contribution ``y``."""
+    """C -> S: the masked, encoded contribution ``y``.
+
+    ``rejected`` names the neighbours whose share ciphertext failed authentication or did not
+    match its dealer's commitment: the sender holds no share for them (it still masks with
+    them, so the masks cancel) and the server counts the complaint against the dealer.
+    """
 
     deployment_id: str
     round_id: int
     sender: str
     vector: npt.NDArray[Any]
+    rejected: tuple[str, ...] = ()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MaskedInput):
             return NotImplemented
-        return (self.deployment_id, self.round_id, self.sender) == (
+        return (self.deployment_id, self.round_id, self.sender, self.rejected) == (
             other.deployment_id,
             other.round_id,
             other.sender,
+            other.rejected,
         ) and bool(np.array_equal(self.vector, other.vector))
 
     __hash__ = None  # type: ignore[assignment]

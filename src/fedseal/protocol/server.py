@@ -16,6 +16,13 @@ sum as they arrive (O(d) memory). At the end it reconstructs, with one set of La
 coefficients per set of responders, the self-mask seeds of survivors and the mask keys of silos
 that dropped after sharing, removes those masks and keeps the sum in ``result``.
 
+Each dealer commits to every share it deals, inside its signed ``ShareKeys``. Every share
+revealed at unmasking is checked against that commitment before it is used: a silo that
+reveals a bad share is excluded from the reconstruction and named in ``culprits``, and any
+``t`` valid shares reconstruct. A silo whose secret cannot be reconstructed because its
+holders rejected its shares (their complaints come with their masked inputs) is named too.
+Advertised keys of small order are refused, and their advertiser dropped, at stage 0.
+
 Stages::
 
     ADVERTISE --all/close--> SHARE --all/close--> MASKED_INPUT --all/close--> CONSISTENCY
@@ -35,14 +42,18 @@ import numpy.typing as npt
 from fedseal.errors import ConfigError, FedsealError, ProtocolViolation, RoundAbortedError
 from fedseal.protocol import messages as m
 from fedseal.protocol.transcript import (
+    COMMITMENT_BYTES,
     advertise_payload,
     consistency_payload,
     key_directory_digest,
+    round_digest,
+    share_commitment,
+    share_keys_payload,
 )
 from fedseal.secagg.graph import GraphParams, neighbourhoods
 from fedseal.secagg.hazmat import shamir
 from fedseal.secagg.identity import IdentityPublicKey
-from fedseal.secagg.keys import AgreementKey, MaskSeed, RoundContext
+from fedseal.secagg.keys import AgreementKey, MaskSeed, RoundContext, check_public_key
 from fedseal.secagg.masking import unmask_sum
 
 __all__ = ["Dropout", "Outgoing", "ServerSession", "ServerStage"]
@@ -86,9 +97,18 @@ class ServerSession:
         The round's parameters (participants sorted; graph, k and t chosen by the caller).
     directory : mapping of str to IdentityPublicKey
         Identity keys of the deployment's silos.
+    train_digest : bytes
+        Digest of the ``TrainRequest`` the server sent for this round; silos that were shown
+        anything else sign another round digest and are dropped at stage 0.
     """
 
-    def __init__(self, params: m.RoundParams, directory: Mapping[str, IdentityPublicKey]) -> None:
+    def __init__(
+        self,
+        params: m.RoundParams,
+        directory: Mapping[str, IdentityPublicKey],
+        *,
+        train_digest: bytes,
+    ) -> None:
         if list(params.participants) != sorted(set(params.participants)):
             raise ConfigError("participants must be sorted and unique")
         missing = [s for s in params.participants if s not in directory]
@@ -97,6 +117,16 @@ class ServerSession:
         self.graph = GraphParams(params.graph, len(params.participants), params.k, params.threshold)
         self.params = params
         self.context = RoundContext(params.deployment_id, params.round_id)
+        self.digest = round_digest(params, bytes(train_digest))
+        #: Silos proven or found to misbehave, with the reason (safe to log and audit).
+        self.culprits: dict[str, str] = {}
+        names = {params.index_of(s): s for s in params.participants}
+        self._closed: dict[str, frozenset[str]] = {
+            names[i]: frozenset(names[j] for j in nb) | {names[i]}
+            for i, nb in neighbourhoods(self.graph, self.digest).items()
+        }
+        self._commitments: dict[tuple[str, str], tuple[bytes, bytes]] = {}  # (dealer, holder)
+        self._complaints: dict[str, set[str]] = {}  # dealer -> holders that rejected its share
         self._directory = dict(directory)
         self.stage = ServerStage.ADVERTISE
         self.dropouts: list[Dropout] = []
@@ -106,7 +136,6 @@ class ServerSession:
         self._dtype = np.uint32 if params.modulus_bits == 32 else np.uint64
         self._sum: npt.NDArray[Any] | None = None
         self._ads: dict[str, m.AdvertiseKeys] = {}
-        self._closed: dict[str, frozenset[str]] = {}
         self._routed: dict[str, list[m.EncryptedShare]] = {}
         self._u2: set[str] = set()
         self._survivors: tuple[str, ...] = ()
@@ -219,8 +248,10 @@ class ServerSession:
     # -- stage 0: AdvertiseKeys ---------------------------------------------------------------
 
     def _on_advertise(self, silo: str, msg: m.AdvertiseKeys) -> None:
-        payload = advertise_payload(self.context, silo, msg.c_public, msg.s_public)
+        payload = advertise_payload(self.context, self.digest, silo, msg.c_public, msg.s_public)
         self._directory[silo].verify(payload, msg.signature)
+        check_public_key(msg.c_public)
+        check_public_key(msg.s_public)
         used = {k for ad in self._ads.values() for k in (ad.c_public, ad.s_public)}
         if msg.c_public in used or msg.s_public in used or msg.c_public == msg.s_public:
             raise ProtocolViolation("duplicate public key")
@@ -232,11 +263,6 @@ class ServerSession:
         self._require(len(u1), "advertised keys")
         ads = tuple(self._ads[s] for s in sorted(u1))
         self._directory_digest = key_directory_digest(self.context, ads)
-        names = {self.params.index_of(s): s for s in self.params.participants}
-        by_index = neighbourhoods(self.graph, self._directory_digest)
-        self._closed = {
-            names[i]: frozenset(names[j] for j in nb) | {names[i]} for i, nb in by_index.items()
-        }
         self._next(ServerStage.SHARE, u1)
         directory = m.KeyDirectory(*self.context.fields(), ads)
         return [(silo, directory) for silo in sorted(u1)]
@@ -244,12 +270,21 @@ class ServerSession:
     # -- stage 1: ShareKeys -------------------------------------------------------------------
 
     def _on_share_keys(self, silo: str, msg: m.ShareKeys) -> None:
-        allowed = (self._closed[silo] & set(self._ads)) - {silo}
+        allowed = self._closed[silo] & set(self._ads)  # its own share's commitment included
         receivers = [s.receiver for s in msg.shares]
         if any(s.sender != silo for s in msg.shares) or len(set(receivers)) != len(receivers):
             raise ProtocolViolation("shares with a wrong sender or a repeated receiver")
         if set(receivers) != allowed:
             raise ProtocolViolation("shares must go to exactly the silo's neighbours")
+        if any(s.receiver == silo and s.ciphertext for s in msg.shares):
+            raise ProtocolViolation("a silo's own share is committed to, never sent")
+        if any(
+            len(s.seed_commitment) != COMMITMENT_BYTES or len(s.key_commitment) != COMMITMENT_BYTES
+            for s in msg.shares
+        ):
+            raise ProtocolViolation("share commitments must be 32 bytes")
+        payload = share_keys_payload(self.context, self.digest, silo, msg.shares)
+        self._directory[silo].verify(payload, msg.signature)
         self._state.answered[silo] = msg.shares
 
     def _close_share(self) -> list[Outgoing]:
@@ -258,7 +293,11 @@ class ServerSession:
         routed: dict[str, list[m.EncryptedShare]] = {s: [] for s in self._u2}
         for sender in sorted(self._u2):
             for share in self._state.answered[sender]:
-                if share.receiver in routed:
+                self._commitments[(sender, share.receiver)] = (
+                    share.seed_commitment,
+                    share.key_commitment,
+                )
+                if share.receiver in routed and share.receiver != sender:
                     routed[share.receiver].append(share)
         self._routed = routed
         self._next(ServerStage.MASKED_INPUT, set(self._u2))
@@ -277,9 +316,17 @@ class ServerSession:
             raise ProtocolViolation(
                 f"masked input must have {self.params.vector_length} values, got {v.shape}"
             )
+        rejected = tuple(msg.rejected)
+        if len(set(rejected)) != len(rejected) or any(
+            d == silo or d not in self._closed[silo] or (d, silo) not in self._commitments
+            for d in rejected
+        ):
+            raise ProtocolViolation("complaint about a silo that dealt this silo no share")
         if self._sum is None:
             self._sum = np.zeros(self.params.vector_length, dtype=self._dtype)
         np.add(self._sum, v, out=self._sum)  # wraps mod 2^k by design
+        for dealer in rejected:
+            self._complaints.setdefault(dealer, set()).add(silo)
         self._state.answered[silo] = True
 
     def _close_masked(self) -> list[Outgoing]:
@@ -288,7 +335,7 @@ class ServerSession:
         self._survivors = tuple(u3)
         # Every silo signs the same bytes: build them once, not once per signature.
         self._consistency_payload = consistency_payload(
-            self.context, self._survivors, self._directory_digest
+            self.context, self.digest, self._survivors, self._directory_digest
         )
         self._next(ServerStage.CONSISTENCY, set(u3))
         request = m.ConsistencyRequest(*self.context.fields(), self._survivors)
@@ -328,6 +375,15 @@ class ServerSession:
             for owner, data in items:
                 if owner not in allowed or silo not in self._closed[owner]:
                     raise ProtocolViolation(f"unrequested share for {owner!r}")
+                committed = self._commitments.get((owner, silo))
+                if committed is None:
+                    raise ProtocolViolation(f"{owner!r} dealt no share to this silo")
+                expected = committed[0] if kind == "b" else committed[1]
+                if share_commitment(self.context, kind, owner, silo, data) != expected:
+                    # A holder checks every share against this commitment when it receives
+                    # it, so a mismatch here is the holder's doing: exclude all its shares.
+                    self.culprits[silo] = f"revealed a share of {owner!r} that fails its commitment"
+                    raise ProtocolViolation(self.culprits[silo])
                 parsed[(kind, owner)] = shamir.Share.from_bytes(x, data)
         self._state.answered[silo] = parsed
 
@@ -344,8 +400,14 @@ class ServerSession:
                 key=lambda s: s.x,
             )
             if len(shares) < t:
+                complaints = self._complaints.get(owner, set())
+                if complaints:
+                    self.culprits[owner] = (
+                        f"{len(complaints)} neighbours rejected its shares; its secret cannot "
+                        "be reconstructed"
+                    )
                 raise RoundAbortedError(
-                    f"only {len(shares)} shares to unmask {owner!r}, the threshold is {t}"
+                    f"only {len(shares)} valid shares to unmask {owner!r}, the threshold is {t}"
                 )
             xs = tuple(s.x for s in shares[:t])
             groups.setdefault(xs, []).append((owner, [s.y for s in shares[:t]]))
@@ -367,6 +429,8 @@ class ServerSession:
         for silo in dropped:
             key = AgreementKey(keys[silo])
             if key.public_bytes() != self._ads[silo].s_public:
+                # Every share matched its commitment, so the dealer itself dealt bad shares.
+                self.culprits[silo] = "dealt shares that do not reconstruct its advertised key"
                 raise RoundAbortedError(f"reconstructed key of {silo!r} does not match its advert")
             # Survivors that received this silo's shares (its neighbours) masked with it.
             maskers = {

@@ -1,30 +1,40 @@
 """Who masks with whom: the complete graph, or the sparse SecAgg+ graph with its parameters.
 
 Bonawitz et al. (2017) pair every silo with every other one. Bell et al. (CCS 2020, "Secure
-single-server aggregation with (poly)logarithmic overhead", §3-4) show that a random k-regular
-graph with ``k = O(log n)`` keeps the same guarantees with high probability; like them we use a
-Harary graph (a ring where each node is joined to the ``k/2`` nearest on each side) laid over a
-random permutation of the silos, seeded from the round's advertised keys.
+single-server aggregation with (poly)logarithmic overhead", §3-4) show that a ``k``-regular
+graph with ``k = O(log n)`` can keep the guarantees; like them we use a Harary graph (a ring
+where each node is joined to the ``k/2`` nearest on each side) laid over a permutation of the
+silos. The permutation is seeded by the digest of the round's parameters, which every silo
+signs *before* any round key exists, so neither the server nor a silo can steer the layout by
+choosing keys or by choosing whose keys form U1.
 
-Parameter choice (:func:`sparse_parameters`), for ``n`` silos of which at most ``a = floor(gamma
-n)`` are corrupt and at most ``D = floor(delta n)`` drop out, statistical security ``sigma``
-(default 40) and correctness ``eta`` (default 20); the smallest even ``k`` such that
+The one formula (:func:`round_parameters`) for ``n`` participants, of which at most ``a``
+(an absolute number, from the silo's provisioned roster ``N`` and corruption rate:
+``a = floor(gamma N)``, never from the server's ``n``) collude with the server:
 
-1. the surviving honest silos stay connected: removing ``a + D`` nodes disconnects a Harary
-   ring only if it removes ``k/2`` consecutive nodes in two places; by a union bound over the
-   ``n (n - k - 1) / 2`` pairs of places, ``P <= n(n-k-1)/2 * C(n-k, a+D-k) / C(n, a+D)``,
-   which must be below ``2^-(sigma+1)``;
-2. ``A``, the number of corrupt neighbours of a silo, is hypergeometric(n, a, k); ``a_max`` is
-   the smallest value with ``P[A > a_max] <= 2^-(sigma+1) / n``;
-3. the threshold ``t = floor((k + 1 + a_max) / 2) + 1`` (shares go to the closed neighbourhood
-   of ``k + 1`` silos); then two different survivor sets cannot both be signed by ``t``
-   members of one neighbourhood unless they overlap in more than ``a_max`` silos, which the
-   corrupt ones cannot fill (the malicious-server consistency argument of Bonawitz et al. §4);
-4. ``S``, the number of surviving neighbours, is hypergeometric(n, n - D, k) and must satisfy
-   ``P[S < t] <= 2^-eta / n``, so every dropped silo can still be unmasked.
+- **Complete graph** for ``n <= full_graph_max`` (default 100), and whenever no sparse degree
+  qualifies: ``t = max(floor((n + a) / 2), floor(2n / 3)) + 1``, which needs ``n >= a + 2``
+  (Bonawitz et al. §4, malicious variant). Two survivor sets signed by ``t`` silos each share
+  more than ``a`` signers, so at least one honest silo signed both, which it never does.
+- **Sparse graph** otherwise: the smallest even ``k`` with ``a < k/2`` such that, with
+  ``t = max(floor((k + 1 + a) / 2) + 1, k/2 + a + 2)``:
 
-The same reasoning gives the threshold of the complete graph: ``t = floor((n + a) / 2) + 1``,
-and at least ``floor(2n/3) + 1`` as in Bonawitz et al. §4.
+  1. *consistency* -- ``2t > k + 1 + a``: two survivor sets cannot both gather ``t``
+     signatures inside one closed neighbourhood (``k + 1`` silos) unless an honest silo signed
+     both; this holds for *any* placement of the ``a`` corrupt silos, so no probabilistic
+     bound on how many land next to one silo is needed;
+  2. *connectivity* -- ``t >= k/2 + a + 2``: a gap of ``k/2`` consecutive ring positions
+     without an honest survivor would lie inside the closed neighbourhood of the honest
+     survivor next to it, which then holds at most ``k/2 + 1`` honest signers plus at most
+     ``a`` corrupt ones, fewer than ``t``; without such a gap the honest survivors stay
+     connected, so the server only learns the sum of all of them, whatever the layout and
+     whatever silos it declares dropped;
+  3. *correctness* -- with ``D = floor(delta n)`` silos dropping at random, the number ``S``
+     of surviving neighbours is hypergeometric(n, n - D, k) and ``P[S < t] <= 2^-eta / n``
+     (``eta`` = 20), so every dropped silo can still be unmasked.
+
+Conditions 1 and 2 are deterministic: they hold however the layout falls. The layout only
+affects condition 3 (availability).
 """
 
 from __future__ import annotations
@@ -37,16 +47,20 @@ from enum import Enum
 from fedseal.errors import ConfigError
 
 __all__ = [
+    "FULL_GRAPH_MAX",
     "GraphKind",
     "GraphParams",
+    "corrupt_count",
     "full_parameters",
-    "minimum_threshold",
     "neighbourhoods",
+    "round_parameters",
     "sparse_parameters",
+    "sparse_threshold",
 ]
 
-SECURITY_BITS = 40
 CORRECTNESS_BITS = 20
+#: Rounds of at most this many silos use the complete graph (a provisioned setting).
+FULL_GRAPH_MAX = 100
 
 
 class GraphKind(Enum):
@@ -83,12 +97,35 @@ def _rate(name: str, value: float) -> None:
         raise ConfigError(f"{name} must be in [0, 1), got {value}")
 
 
-def full_parameters(n: int, *, corruption: float = 0.05) -> GraphParams:
-    """Complete graph with the malicious-server threshold ``max((n+a)//2, 2n//3) + 1``."""
+def _count(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def corrupt_count(roster_size: int, corruption: float) -> int:
+    """Tolerated colluding silos ``a = floor(corruption * roster_size)``, from the roster."""
     _rate("corruption", corruption)
-    corrupt = math.floor(corruption * n + 1e-12)
+    _count("roster_size", roster_size)
+    return math.floor(corruption * roster_size + 1e-12)
+
+
+def full_parameters(n: int, *, corrupt: int = 0) -> GraphParams:
+    """Complete graph with the malicious-server threshold ``max((n+a)//2, 2n//3) + 1``.
+
+    Raises
+    ------
+    ConfigError
+        If ``n < a + 2``: no threshold can then keep two honest silos in every sum.
+    """
+    _count("corrupt", corrupt)
     t = max((n + corrupt) // 2, (2 * n) // 3) + 1
-    return GraphParams(GraphKind.FULL, n, n - 1, min(t, n))
+    if n < corrupt + 2:  # then t - a < 2: a sum could hold one honest input and colluders
+        raise ConfigError(
+            f"{n} silos cannot hide one input from a server colluding with {corrupt} of them; "
+            f"a round needs at least {corrupt + 2} silos"
+        )
+    return GraphParams(GraphKind.FULL, n, n - 1, t)
 
 
 def _log_comb(n: int, k: int) -> float:
@@ -111,66 +148,50 @@ def _hypergeom_pmf(population: int, marked: int, draws: int) -> list[float]:
     return out
 
 
-def _sparse_threshold(n: int, k: int, corrupt: int, security: float) -> int:
-    pmf = _hypergeom_pmf(n, corrupt, k)
-    tail, a_max = 0.0, 0
-    for x in range(k, -1, -1):
-        if tail + pmf[x] > security / n:
-            a_max = x
-            break
-        tail += pmf[x]
-    return (k + 1 + a_max) // 2 + 1
-
-
-def minimum_threshold(
-    kind: GraphKind, n: int, k: int, *, corruption: float, security_bits: int = SECURITY_BITS
-) -> int:
-    """The smallest threshold a silo accepts for a graph, given its own corruption bound.
-
-    Silos check the server's parameters with this before sharing anything: a malicious server
-    could otherwise pick a threshold low enough to collect both kinds of shares.
-    """
-    _rate("corruption", corruption)
-    if kind is GraphKind.FULL:
-        return full_parameters(n, corruption=corruption).threshold
-    corrupt = math.floor(corruption * n + 1e-12)
-    return _sparse_threshold(n, k, corrupt, 2.0 ** -(security_bits + 1))
+def sparse_threshold(k: int, corrupt: int) -> int:
+    """Threshold of a Harary graph of degree ``k`` against ``corrupt`` colluders (conds. 1-2)."""
+    return max((k + 1 + corrupt) // 2 + 1, k // 2 + corrupt + 2)
 
 
 def sparse_parameters(
     n: int,
     *,
-    corruption: float = 0.05,
+    corrupt: int = 0,
     dropout: float = 0.1,
-    security_bits: int = SECURITY_BITS,
     correctness_bits: int = CORRECTNESS_BITS,
 ) -> GraphParams:
-    """Smallest Harary degree ``k`` and its threshold ``t`` meeting conditions 1-4 above.
+    """Smallest Harary degree ``k`` and its threshold ``t`` meeting conditions 1-3 above.
 
     Falls back to the complete graph when no ``k < n - 1`` qualifies (small ``n``).
     """
-    _rate("corruption", corruption)
+    _count("corrupt", corrupt)
     _rate("dropout", dropout)
-    corrupt = math.floor(corruption * n + 1e-12)
     dropped = math.floor(dropout * n + 1e-12)
-    bad = corrupt + dropped
-    security = 2.0 ** -(security_bits + 1)
     for k in range(2, n - 1, 2):
-        if k <= bad:
-            log_p = (
-                math.log(n)
-                + math.log(n - k - 1)
-                - math.log(2)
-                + _log_comb(n - k, bad - k)
-                - _log_comb(n, bad)
-            )
-            if log_p >= math.log(security):
-                continue
-        t = _sparse_threshold(n, k, corrupt, security)
+        if corrupt >= k // 2:
+            continue
+        t = sparse_threshold(k, corrupt)
+        if t > k + 1:
+            continue
         survivors = _hypergeom_pmf(n, n - dropped, k)
         if sum(survivors[:t]) <= 2.0**-correctness_bits / n:
             return GraphParams(GraphKind.SPARSE, n, k, t)
-    return full_parameters(n, corruption=corruption)
+    return full_parameters(n, corrupt=corrupt)
+
+
+def round_parameters(
+    n: int, *, corrupt: int, dropout: float = 0.1, full_graph_max: int = FULL_GRAPH_MAX
+) -> GraphParams:
+    """The one documented formula: the graph, ``k`` and ``t`` a round of ``n`` silos must use.
+
+    Both the server (to propose) and every silo (to check) call this with their provisioned
+    settings; a silo refuses any proposal with another graph kind, another ``k`` or a smaller
+    ``t``.
+    """
+    _count("full_graph_max", full_graph_max)
+    if n <= full_graph_max:
+        return full_parameters(n, corrupt=corrupt)
+    return sparse_parameters(n, corrupt=corrupt, dropout=dropout)
 
 
 def _permutation(n: int, seed: bytes) -> list[int]:

@@ -11,12 +11,34 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from fedseal.errors import ProtocolViolation
 from fedseal.secagg.hazmat.kdf import hkdf, x25519
 from fedseal.secagg.hazmat.randomness import RandomSource
 from fedseal.secagg.hazmat.shamir import PRIME
 from fedseal.secagg.secret import Secret
 
-__all__ = ["AgreementKey", "MaskSeed", "RoundContext"]
+__all__ = ["AgreementKey", "MaskSeed", "RoundContext", "check_public_key"]
+
+# Any fixed clamped scalar works: X25519 with a clamped scalar (a multiple of the cofactor 8)
+# sends every point of small order to zero, whatever the scalar (RFC 7748 §6.1).
+_PROBE = X25519PrivateKey.from_private_bytes(bytes([8]) + bytes(30) + bytes([64]))
+
+
+def check_public_key(public: bytes) -> None:
+    """Refuse an advertised X25519 public key that is malformed or of small order.
+
+    A small-order key (the all-zero key among them) makes every agreement with it all-zero,
+    so the pair masks and share keys of the advertiser's neighbours would be public. The
+    advertiser is refused when it advertises, before any honest silo uses the key.
+
+    Raises
+    ------
+    ProtocolViolation
+        If ``public`` is not 32 bytes or is of small order.
+    """
+    if not isinstance(public, bytes | bytearray) or len(public) != 32:
+        raise ProtocolViolation("an X25519 public key is 32 bytes")
+    x25519(_PROBE, bytes(public))  # raises ProtocolViolation on an all-zero result
 
 
 class RoundContext:

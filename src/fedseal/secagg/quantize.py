@@ -15,6 +15,11 @@ weighted mean of the clipped inputs, whatever the number of silos.
 The sum of ``n`` contributions must not wrap around the modulus 2^k. ``QuantizationSpec`` checks
 ``max_silos * max_weight * (2^bits - 1) < 2^k`` when it is built, before any round starts,
 and refuses with an error naming the parameters otherwise.
+
+Decoding refuses a sum that honest contributions cannot produce (a coordinate beyond the clip
+range, more weight than the contributors can carry) with
+:class:`~fedseal.errors.AggregateIntegrityError`: one silo sending a thousand times the largest
+value would otherwise move the mean as far as it likes.
 """
 
 from __future__ import annotations
@@ -25,10 +30,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fedseal.errors import ConfigError, ProtocolViolation
+from fedseal.errors import AggregateIntegrityError, ConfigError, ProtocolViolation
 from fedseal.secagg.hazmat.randomness import RandomSource
 
 __all__ = ["DecodedSum", "QuantizationSpec"]
+
+#: Relative float tolerance of the range check on decoded means (rounding only).
+_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -169,13 +177,38 @@ class QuantizationSpec:
         out[x.size + 1 :] = self._quantize(m, self.metric_clip, rng) * w
         return out
 
-    def decode_sum(self, total: npt.NDArray[Any], *, dim: int) -> DecodedSum:
-        """Decode the sum of encoded contributions into weighted means.
+    def decode_sum(
+        self, total: npt.NDArray[Any], *, dim: int, contributors: int | None = None
+    ) -> DecodedSum:
+        """Decode the sum of encoded contributions into weighted means, checking it is possible.
+
+        Parameters
+        ----------
+        total : ndarray
+            The unmasked (or decrypted) sum, ``encoded_length(dim)`` values of :attr:`dtype`.
+        dim : int
+            Number of update coordinates.
+        contributors : int, optional
+            How many contributions were summed; bounds the total weight by
+            ``contributors * max_weight``.
 
         Raises
         ------
         ProtocolViolation
             If the vector has the wrong length or dtype, or the total weight is zero.
+        AggregateIntegrityError
+            If no honest contributions could sum to ``total``: the total weight exceeds
+            ``contributors * max_weight``, or a decoded mean coordinate (metric) lies outside
+            ``[-clip, clip]`` (``[-metric_clip, metric_clip]``) beyond a ``1e-9`` relative float
+            tolerance. Honest sums never fail this: each encoded coordinate is in
+            ``[0, levels * w]``.
+
+        Warnings
+        --------
+        The check catches a contribution pushed past the encoding range (a silo sending many
+        times the largest value to steer the model); it cannot catch one that stays in range,
+        nor one large enough to wrap around the modulus. Clipping bounds a silo's influence
+        only as far as this check is made.
         """
         if total.dtype != self.dtype or total.shape != (self.encoded_length(dim),):
             raise ProtocolViolation(
@@ -185,12 +218,26 @@ class QuantizationSpec:
         total_weight = int(total[dim])
         if total_weight == 0:
             raise ProtocolViolation("aggregate has total weight 0")
+        if contributors is not None and total_weight > contributors * self.max_weight:
+            raise AggregateIntegrityError(
+                f"aggregate total weight {total_weight} exceeds {contributors} contributors * "
+                f"max_weight {self.max_weight}"
+            )
 
-        def mean(q: npt.NDArray[Any], clip: float) -> npt.NDArray[np.float64]:
-            return q.astype(np.float64) * (2.0 * clip / self.levels / total_weight) - clip
+        def mean(q: npt.NDArray[Any], clip: float, what: str) -> npt.NDArray[np.float64]:
+            values = q.astype(np.float64) * (2.0 * clip / self.levels / total_weight) - clip
+            # Honest coordinates lie in [0, levels * w], so the mean lies in [-clip, clip].
+            outside = np.abs(values) > clip * (1.0 + _TOLERANCE)
+            if np.any(outside):
+                index = int(np.argmax(outside))
+                raise AggregateIntegrityError(
+                    f"aggregate {what} {index} decodes to {values[index]:.6g}, outside "
+                    f"[-{clip:g}, {clip:g}]: a contribution exceeded the encoding range"
+                )
+            return values
 
         return DecodedSum(
-            mean=mean(total[:dim], self.clip),
+            mean=mean(total[:dim], self.clip, "coordinate"),
             total_weight=total_weight,
-            metrics=mean(total[dim + 1 :], self.metric_clip),
+            metrics=mean(total[dim + 1 :], self.metric_clip, "metric"),
         )

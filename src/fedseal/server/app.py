@@ -68,10 +68,15 @@ def driver_config(config: ServerConfig) -> DriverConfig:
         num_metrics=len(METRIC_NAMES),
         metric_clip=100.0,
     )
+    assert config.min_participants is not None  # filled in by ServerConfig.__post_init__
     return DriverConfig(
         deployment_id=config.deployment_id,
         rounds=config.rounds,
-        min_silos=config.min_silos,
+        min_silos=config.min_participants,
+        corruption=config.corruption,
+        dropout=config.dropout,
+        full_graph_max=config.full_graph_max,
+        roster_size=len(config.silos),
         aggregation=config.aggregation,
         quantization=spec,
         train_timeout_s=config.train_timeout_s,

@@ -39,11 +39,11 @@ import numpy.typing as npt
 from fedseal.audit import events as ev
 from fedseal.audit.canonical import canonical_bytes
 from fedseal.audit.log import AuditLog
-from fedseal.errors import ConfigError, FedsealError, RoundAbortedError
+from fedseal.errors import AggregateIntegrityError, ConfigError, FedsealError, RoundAbortedError
 from fedseal.protocol import control as c
 from fedseal.protocol import messages as m
+from fedseal.protocol.policy import ClientPolicy
 from fedseal.protocol.server import ServerSession, ServerStage
-from fedseal.secagg.graph import full_parameters, sparse_parameters
 from fedseal.secagg.identity import IdentityPublicKey
 from fedseal.server.rounds import DriverConfig, Link, RoundSummary, summary_line
 from fedseal.server.state import ServerState
@@ -105,6 +105,12 @@ class RoundDriver:
         self._on_round = on_round
         self._clock = clock
         self._events: asyncio.Queue[tuple[str, str, Any]] = asyncio.Queue()
+        self._excluded: dict[str, str] = {}
+        self._policy = ClientPolicy(
+            corruption=config.corruption,
+            dropout=config.dropout,
+            full_graph_max=config.full_graph_max,
+        )
         self.links: dict[str, Link] = {}
 
     # -- transport callbacks (called on the event loop) ----------------------------------------
@@ -169,7 +175,7 @@ class RoundDriver:
         if len(self.links) < self.config.min_silos:
             raise RoundAbortedError(
                 f"only {len(self.links)} silos connected within "
-                f"{self.config.connect_timeout_s:g} s; min_silos is {self.config.min_silos}"
+                f"{self.config.connect_timeout_s:g} s; min_participants is {self.config.min_silos}"
             )
 
     def _audit_event(
@@ -187,7 +193,8 @@ class RoundDriver:
     async def _round(self) -> RoundSummary:
         start = self._clock()
         round_id = self.state.begin_round()
-        summary = RoundSummary(round_id, participants=tuple(sorted(self.links)))
+        joined = (s for s in sorted(self.links) if s not in self._excluded)
+        summary = RoundSummary(round_id, participants=tuple(joined))
         paillier = None
         if self._paillier is not None and self.config.aggregation == "paillier":
             paillier = self._paillier.new_round(round_id)
@@ -199,15 +206,18 @@ class RoundDriver:
                 total = await self._paillier_aggregate(summary, paillier)
             else:
                 total = contributions
-            decoded = self.config.quantization.decode_sum(total, dim=self.strategy.dim)
+            decoded = self.config.quantization.decode_sum(
+                total, dim=self.strategy.dim, contributors=len(summary.survivors)
+            )
+        except AggregateIntegrityError as exc:
+            self._audit_event(
+                ev.AGGREGATE_REJECTED, round_id, ev.FAILURE, reason=str(exc)[:300],
+                aggregate_sha256=hashlib.sha256(np.ascontiguousarray(total).tobytes()).hexdigest(),
+                silos_count=len(summary.survivors),
+            )  # fmt: skip
+            return self._failed(summary, start, f"aggregate rejected, model unchanged: {exc}")
         except (RoundAbortedError, FedsealError) as exc:
-            summary.reason = str(exc)
-            self._audit_event(ev.ROUND_FINISHED, round_id, ev.FAILURE, reason=str(exc)[:500],
-                              participants=list(summary.participants),
-                              dropouts=[d["silo"] for d in summary.dropouts])  # fmt: skip
-            log.warning("round %d aborted: %s", round_id, exc)
-            summary.seconds = self._clock() - start
-            return summary
+            return self._failed(summary, start, str(exc))
         summary.metrics = self.strategy.apply(decoded)
         self.state.finish_round(self.strategy.weights)
         summary.completed = True
@@ -227,6 +237,15 @@ class RoundDriver:
         summary.seconds = self._clock() - start
         return summary
 
+    def _failed(self, summary: RoundSummary, start: float, reason: str) -> RoundSummary:
+        summary.reason = reason
+        self._audit_event(ev.ROUND_FINISHED, summary.round_id, ev.FAILURE, reason=reason[:500],
+                          participants=list(summary.participants),
+                          dropouts=[d["silo"] for d in summary.dropouts])  # fmt: skip
+        log.warning("round %d aborted: %s", summary.round_id, reason)
+        summary.seconds = self._clock() - start
+        return summary
+
     async def _train(
         self, summary: RoundSummary, paillier: PaillierRound | None
     ) -> npt.NDArray[Any]:
@@ -234,6 +253,7 @@ class RoundDriver:
         request = c.TrainRequest(
             cfg.deployment_id, summary.round_id, self.strategy.weights, cfg.aggregation, spec
         )
+        summary.train_digest = request.digest()
         for silo in summary.participants:
             self.links[silo].send(request)
         pending, ready = set(summary.participants), []
@@ -275,17 +295,16 @@ class RoundDriver:
                 self._drop(summary, silo, "train", f"unexpected {type(payload).__name__}")
         summary.ready = summary.survivors = tuple(sorted(ready))
         if len(ready) < cfg.min_silos:
-            raise RoundAbortedError(f"only {len(ready)} silos ready; min_silos is {cfg.min_silos}")
+            raise RoundAbortedError(
+                f"only {len(ready)} silos ready; min_participants is {cfg.min_silos}"
+            )
         return total
 
     async def _secure_aggregate(self, summary: RoundSummary) -> npt.NDArray[Any]:
         cfg, spec, ready = self.config, self.config.quantization, summary.ready
         n = len(ready)
-        graph = (
-            full_parameters(n, corruption=cfg.corruption)
-            if n <= 100
-            else sparse_parameters(n, corruption=cfg.corruption, dropout=cfg.dropout)
-        )
+        # The same formula every silo checks the proposal against (protocol/policy.py).
+        graph = self._policy.required(n, roster_size=cfg.roster_size or len(self._directory))
         params = m.RoundParams(
             cfg.deployment_id, summary.round_id, ready, graph.kind, graph.k, graph.threshold,
             spec.encoded_length(self.strategy.dim), spec.modulus_bits,
@@ -295,7 +314,9 @@ class RoundDriver:
             bits=spec.bits, graph=graph.kind.value, participants=list(ready),
             aggregation=cfg.aggregation,
         )  # fmt: skip
-        session = ServerSession(params, {s: self._directory[s] for s in ready})
+        session = ServerSession(
+            params, {s: self._directory[s] for s in ready}, train_digest=summary.train_digest
+        )
         dropped_before = len(summary.dropouts)
         self._dispatch(session.start())
         stage, deadline = session.stage, self._clock() + cfg.stage_timeout_s
@@ -325,6 +346,14 @@ class RoundDriver:
             self._dispatch(out)
         lost = {d.silo for d in session.dropouts if d.stage in _BEFORE_MASKING}
         summary.survivors = tuple(s for s in ready if s not in lost)
+        for silo, reason in sorted(session.culprits.items()):
+            # Proven (a share that fails its commitment) or found (shares its neighbours
+            # rejected) to misbehave: left out of every later round of this server process.
+            self._excluded[silo] = reason
+            log.error("round %d: excluding silo %s: %s", summary.round_id, silo, reason)
+            self._audit_event(
+                ev.SILO_EXCLUDED, summary.round_id, ev.FAILURE, silo=silo, reason=reason[:300]
+            )
         if session.result is None:
             raise RoundAbortedError(session.abort_reason or "secure aggregation failed")
         return session.result

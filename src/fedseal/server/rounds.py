@@ -42,12 +42,18 @@ class DriverConfig:
     checkpoint_timeout_s: float = 10.0
     corruption: float = 0.05
     dropout: float = 0.1
+    full_graph_max: int = 100
+    #: ``N``, every provisioned silo (revoked ones included, as in each silo's own roster);
+    #: 0 means the size of the driver's directory.
+    roster_size: int = 0
 
     def __post_init__(self) -> None:
         if self.aggregation not in c.AGGREGATION_MODES:
             raise ConfigError(f"aggregation must be one of {c.AGGREGATION_MODES}")
         if self.rounds < 1 or self.min_silos < 2:
             raise ConfigError("rounds must be >= 1 and min_silos >= 2")
+        if self.full_graph_max < 0:
+            raise ConfigError(f"full_graph_max must be >= 0, got {self.full_graph_max}")
 
 
 @dataclass
@@ -63,6 +69,7 @@ class RoundSummary:
     reason: str | None = None
     metrics: RoundMetrics | None = None
     seconds: float = 0.0
+    train_digest: bytes = b""  # of the round's TrainRequest; bound into the silos' signatures
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-ready record (for ``rounds.jsonl`` and the demo's summary)."""

@@ -7,19 +7,23 @@ envelope per direction wraps them in a ``oneof`` (``ServerEnvelope`` for :data:`
 
 Theory of operation: conversion is driven by one table, :data:`_CODECS`, from a dataclass field
 name to the codec of its value (a name means the same thing in every message). Fields not in
-the table are scalars (``str``, ``bytes``, ``int``, ``float``) and are copied as they are. Nested
-dataclasses (``RoundParams``, ``EncryptedShare``, ``AdvertiseKeys``, ``QuantizationSpec``, the
+the table are scalars (``str``, ``bytes``, ``int``, ``float``) and are copied as they are. A
+field checked in one message only is looked up first in :data:`_MESSAGE_CODECS`, by (dataclass,
+field name): today only ``ShareKeys.signature``, which must be 64 bytes. Nested dataclasses
+(``RoundParams``, ``EncryptedShare``, ``AdvertiseKeys``, ``QuantizationSpec``, the
 ``PaillierInput`` list of a ``DecryptRequest``) go through the same two functions,
 :func:`_to_pb` and :func:`_from_pb`.
 
 Decoding treats its input as hostile: whatever is wrong with it (unparsable bytes, no message in
 the envelope, a missing sub-message, a vector whose dtype the field does not allow or whose byte
 count is not ``length * itemsize``, a round id outside ``0..MAX_ROUND_ID``, an unknown
-``GraphKind``, a ``QuantizationSpec`` its constructor refuses) raises
+``GraphKind``, a ``QuantizationSpec`` its constructor refuses, a share commitment that is not 32
+bytes, a ``ShareKeys`` signature that is not 64 bytes, a ``rejected`` list with an invalid or
+repeated silo name or more than ``MAX_NAMES`` of them) raises
 :class:`~fedseal.errors.ProtocolViolation` and nothing else. Vectors travel as raw little-endian
 bytes and are decoded into fresh, writable, native-order 1-D arrays; nothing is ever pickled.
-Encoding a message that could not be decoded (wrong dtype, negative round id, ...) raises
-:class:`~fedseal.errors.ConfigError`: the local caller is to blame.
+Encoding a message that could not be decoded (wrong dtype, negative round id, a commitment of
+the wrong length, ...) raises :class:`~fedseal.errors.ConfigError`: the local caller is to blame.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any, cast
 import numpy as np
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
+from fedseal.deploy.checks import check_silo_name
 from fedseal.errors import ConfigError, ProtocolViolation
 from fedseal.protocol import control as c
 from fedseal.protocol import messages as m
@@ -40,6 +45,7 @@ from fedseal.secagg.graph import GraphKind
 from fedseal.secagg.quantize import QuantizationSpec
 
 __all__ = [
+    "MAX_NAMES",
     "MAX_ROUND_ID",
     "decode_to_server",
     "decode_to_silo",
@@ -49,6 +55,11 @@ __all__ = [
 
 #: Largest round id on the wire: the audit log's canonical JSON refuses integers beyond 2**53 - 1.
 MAX_ROUND_ID = 2**53 - 1
+#: Most silo names a checked name list (``MaskedInput.rejected``) may hold.
+MAX_NAMES = 100_000
+#: Bytes of a SHA-256 share commitment and of an Ed25519 signature.
+_COMMITMENT_SIZE = 32
+_SIGNATURE_SIZE = 64
 
 _Enc = Callable[[Any, str, Any], None]  # (protobuf message, field name, dataclass value)
 _Dec = Callable[[Any, str], Any]  # (protobuf message, field name) -> dataclass value
@@ -151,6 +162,46 @@ def _nested_codec(cls: type[Any], repeated: bool) -> tuple[_Enc, _Dec]:
     return encode, decode
 
 
+def _fixed_bytes_codec(size: int) -> tuple[_Enc, _Dec]:
+    def encode(out: Any, name: str, value: Any) -> None:
+        if len(value) != size:
+            raise ConfigError(f"{name} must be {size} bytes, got {len(value)}")
+        setattr(out, name, value)
+
+    def decode(msg: Any, name: str) -> Any:
+        value = getattr(msg, name)
+        if len(value) != size:
+            raise ProtocolViolation(f"{name} must be {size} bytes, got {len(value)}")
+        return value
+
+    return encode, decode
+
+
+def _check_silo_names(value: tuple[Any, ...], name: str, error: type[Exception]) -> None:
+    # The messages name neither the offending entry nor its length: it may be hostile.
+    if len(value) > MAX_NAMES:
+        raise error(f"{name} holds {len(value)} silo names, more than {MAX_NAMES}")
+    for entry in value:
+        try:
+            check_silo_name(entry)
+        except ConfigError:
+            raise error(f"{name} holds an invalid silo name") from None
+    if len(set(value)) != len(value):
+        raise error(f"{name} names a silo twice")
+
+
+def _enc_silo_names(out: Any, name: str, value: Any) -> None:
+    names = tuple(value)
+    _check_silo_names(names, name, ConfigError)
+    getattr(out, name).extend(names)
+
+
+def _dec_silo_names(msg: Any, name: str) -> Any:
+    names = tuple(getattr(msg, name))
+    _check_silo_names(names, name, ProtocolViolation)
+    return names
+
+
 def _enc_round(out: Any, name: str, value: Any) -> None:
     setattr(out, name, _check_round(value, ConfigError))
 
@@ -185,6 +236,9 @@ _CODECS: dict[str, tuple[_Enc, _Dec]] = {
     "participants": (_enc_strings, _dec_strings),
     "survivors": (_enc_strings, _dec_strings),
     "dropped": (_enc_strings, _dec_strings),
+    "rejected": (_enc_silo_names, _dec_silo_names),  # MaskedInput
+    "seed_commitment": _fixed_bytes_codec(_COMMITMENT_SIZE),  # EncryptedShare
+    "key_commitment": _fixed_bytes_codec(_COMMITMENT_SIZE),  # EncryptedShare
     "signatures": _pairs_codec("name", "data"),
     "seed_shares": _pairs_codec("name", "data"),
     "key_shares": _pairs_codec("name", "data"),
@@ -199,17 +253,26 @@ _CODECS: dict[str, tuple[_Enc, _Dec]] = {
 }
 
 
+#: (dataclass, field name) -> codec, for a field checked in one message only; before _CODECS.
+_MESSAGE_CODECS: dict[tuple[type[Any], str], tuple[_Enc, _Dec]] = {
+    (m.ShareKeys, "signature"): _fixed_bytes_codec(_SIGNATURE_SIZE),
+}
+
 _SCALAR: tuple[_Enc, _Dec] = (setattr, getattr)
+
+
+def _codec(cls: type[Any], name: str) -> tuple[_Enc, _Dec]:
+    return _MESSAGE_CODECS.get((cls, name)) or _CODECS.get(name, _SCALAR)
 
 
 def _to_pb(obj: Any, out: Any) -> None:
     for field in fields(obj):
-        encode, _ = _CODECS.get(field.name, _SCALAR)
+        encode, _ = _codec(type(obj), field.name)
         encode(out, field.name, getattr(obj, field.name))
 
 
 def _from_pb(msg: Any, cls: type[Any]) -> Any:
-    values = {f.name: _CODECS.get(f.name, _SCALAR)[1](msg, f.name) for f in fields(cls)}
+    values = {f.name: _codec(cls, f.name)[1](msg, f.name) for f in fields(cls)}
     try:
         return cls(**values)
     except ConfigError as exc:  # e.g. a QuantizationSpec that would let sums wrap around

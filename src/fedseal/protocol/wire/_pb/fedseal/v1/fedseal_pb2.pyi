@@ -71,14 +71,18 @@ class RoundParams(_message.Message):
     def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., participants: _Optional[_Iterable[str]] = ..., graph: _Optional[str] = ..., k: _Optional[int] = ..., threshold: _Optional[int] = ..., vector_length: _Optional[int] = ..., modulus_bits: _Optional[int] = ...) -> None: ...
 
 class EncryptedShare(_message.Message):
-    __slots__ = ("sender", "receiver", "ciphertext")
+    __slots__ = ("sender", "receiver", "ciphertext", "seed_commitment", "key_commitment")
     SENDER_FIELD_NUMBER: _ClassVar[int]
     RECEIVER_FIELD_NUMBER: _ClassVar[int]
     CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    SEED_COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    KEY_COMMITMENT_FIELD_NUMBER: _ClassVar[int]
     sender: str
     receiver: str
     ciphertext: bytes
-    def __init__(self, sender: _Optional[str] = ..., receiver: _Optional[str] = ..., ciphertext: _Optional[bytes] = ...) -> None: ...
+    seed_commitment: bytes
+    key_commitment: bytes
+    def __init__(self, sender: _Optional[str] = ..., receiver: _Optional[str] = ..., ciphertext: _Optional[bytes] = ..., seed_commitment: _Optional[bytes] = ..., key_commitment: _Optional[bytes] = ...) -> None: ...
 
 class BeginRound(_message.Message):
     __slots__ = ("params",)
@@ -113,16 +117,18 @@ class KeyDirectory(_message.Message):
     def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., advertisements: _Optional[_Iterable[_Union[AdvertiseKeys, _Mapping]]] = ...) -> None: ...
 
 class ShareKeys(_message.Message):
-    __slots__ = ("deployment_id", "round_id", "sender", "shares")
+    __slots__ = ("deployment_id", "round_id", "sender", "shares", "signature")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     ROUND_ID_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
     SHARES_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
     round_id: int
     sender: str
     shares: _containers.RepeatedCompositeFieldContainer[EncryptedShare]
-    def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., sender: _Optional[str] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ...) -> None: ...
+    signature: bytes
+    def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., sender: _Optional[str] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class ShareDelivery(_message.Message):
     __slots__ = ("deployment_id", "round_id", "shares")
@@ -135,16 +141,18 @@ class ShareDelivery(_message.Message):
     def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ...) -> None: ...
 
 class MaskedInput(_message.Message):
-    __slots__ = ("deployment_id", "round_id", "sender", "vector")
+    __slots__ = ("deployment_id", "round_id", "sender", "vector", "rejected")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     ROUND_ID_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
     round_id: int
     sender: str
     vector: Vector
-    def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., sender: _Optional[str] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
+    rejected: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., sender: _Optional[str] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ..., rejected: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ConsistencyRequest(_message.Message):
     __slots__ = ("deployment_id", "round_id", "survivors")

@@ -1,0 +1,200 @@
+"""One malicious silo against an honest server and honest silos (issue 9).
+
+It can neither corrupt the sum silently nor abort a round that has enough honest shares: the
+server checks every revealed share against its dealer's commitment and excludes the bad
+revealer by name; bad keys are refused when advertised; a garbage share is rejected by its
+holder without ending the round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from fedseal.errors import ProtocolViolation
+from fedseal.protocol import messages as m
+from fedseal.protocol.client import ClientSession
+from fedseal.protocol.server import ServerStage
+from fedseal.secagg.hazmat import shamir
+
+from .conftest import make_round
+
+Tamper = Callable[[m.Message], m.Message]
+
+
+def _malicious(silo: str, tamper: Tamper) -> Callable[[str, ClientSession], None]:
+    """A client hook that runs ``silo`` honestly but passes each answer through ``tamper``."""
+
+    def hook(name: str, session: ClientSession) -> None:
+        if name != silo:
+            return
+        honest = session.receive
+
+        def receive(message: m.Message) -> list[m.Message]:
+            return [tamper(answer) for answer in honest(message)]
+
+        session.receive = receive  # type: ignore[method-assign]
+
+    return hook
+
+
+def _sum(inputs: dict[str, np.ndarray], silos: tuple[str, ...]) -> np.ndarray:
+    return np.sum([inputs[s] for s in silos], axis=0, dtype=np.uint32)
+
+
+def _flip(data: bytes) -> bytes:
+    value = (int.from_bytes(data, "big") + 1) % shamir.PRIME
+    return value.to_bytes(len(data), "big")
+
+
+def test_wrong_shares_of_other_silos_seeds_are_caught_and_the_sum_stays_exact() -> None:
+    deployment, params, inputs = make_round(5)
+
+    def bad_seed_shares(msg: m.Message) -> m.Message:
+        if isinstance(msg, m.UnmaskResponse):
+            return replace(msg, seed_shares=tuple((o, _flip(d)) for o, d in msg.seed_shares))
+        return msg
+
+    outcome = deployment.run_round(
+        params, inputs, client_hook=_malicious("silo-02", bad_seed_shares)
+    )
+    assert outcome.result is not None
+    assert np.array_equal(outcome.result, _sum(inputs, params.participants))
+    (dropout,) = outcome.dropouts
+    assert dropout.silo == "silo-02" and dropout.stage is ServerStage.UNMASK
+    assert "fails its commitment" in dropout.reason
+
+
+def test_a_wrong_key_share_of_a_dropped_silo_no_longer_aborts_the_round() -> None:
+    deployment, params, inputs = make_round(7)  # t = 5: six survivors, one of them lies
+
+    def bad_key_shares(msg: m.Message) -> m.Message:
+        if isinstance(msg, m.UnmaskResponse):
+            return replace(msg, key_shares=tuple((o, _flip(d)) for o, d in msg.key_shares))
+        return msg
+
+    def hook(name: str, session: ClientSession) -> None:
+        _malicious("silo-01", bad_key_shares)(name, session)
+
+    outcome = deployment.run_round(
+        params,
+        inputs,
+        drop_at={"silo-06": ServerStage.MASKED_INPUT},
+        client_hook=hook,
+    )
+    survivors = tuple(s for s in params.participants if s != "silo-06")
+    assert outcome.result is not None
+    assert np.array_equal(outcome.result, _sum(inputs, survivors))
+    assert any(d.silo == "silo-01" and "fails its commitment" in d.reason for d in outcome.dropouts)
+
+
+def test_a_small_order_key_drops_its_advertiser_not_its_neighbours() -> None:
+    deployment, params, inputs = make_round(6)
+
+    def zero_key(msg: m.Message) -> m.Message:
+        if isinstance(msg, m.AdvertiseKeys):
+            return replace(msg, s_public=bytes(32))  # signature no longer matters: refused first
+        return msg
+
+    outcome = deployment.run_round(params, inputs, client_hook=_malicious("silo-03", zero_key))
+    survivors = tuple(s for s in params.participants if s != "silo-03")
+    assert outcome.result is not None
+    assert np.array_equal(outcome.result, _sum(inputs, survivors))
+    assert [d.silo for d in outcome.dropouts] == ["silo-03"]
+    assert outcome.dropouts[0].stage is ServerStage.ADVERTISE
+
+
+def test_a_silo_refuses_a_small_order_key_a_malicious_server_forwards() -> None:
+    from .test_attacks import Harness
+
+    h = Harness()
+    h.step()
+    directory = h.to("silo-00")
+    assert isinstance(directory, m.KeyDirectory)
+    # Re-sign silo-01's advertisement with a small-order key, as silo-01 (colluding) would.
+    from fedseal.protocol.transcript import advertise_payload
+    from fedseal.secagg.keys import RoundContext
+
+    ads = list(directory.advertisements)
+    zero, one = bytes(32), (1).to_bytes(32, "little")  # u = 0 and u = 1: small order
+    context = RoundContext("dep-test", 1)
+    payload = advertise_payload(context, h.server.digest, "silo-01", one, zero)
+    ads[1] = replace(
+        ads[1],
+        c_public=one,
+        s_public=zero,
+        signature=h.deployment.identity["silo-01"].sign(payload),
+    )
+    with pytest.raises(ProtocolViolation, match="invalid X25519 public key"):
+        h.clients["silo-00"].receive(replace(directory, advertisements=tuple(ads)))
+
+
+def test_one_garbage_share_ciphertext_is_rejected_without_ending_the_round() -> None:
+    from fedseal.protocol.server import ServerSession
+    from fedseal.protocol.transcript import share_keys_payload
+    from fedseal.secagg.keys import RoundContext
+    from fedseal.simulation import simulated_train_digest
+
+    deployment, params, inputs = make_round(6)  # t = 5: silo-00 still holds 4 others + its own
+    server = ServerSession(
+        params, deployment.directory, train_digest=simulated_train_digest(params)
+    )
+
+    def garbage(msg: m.Message) -> m.Message:
+        if not isinstance(msg, m.ShareKeys):
+            return msg
+        # silo-05 deals silo-00 noise, and signs it: the server cannot tell, only silo-00 can.
+        shares = tuple(
+            replace(s, ciphertext=bytes(len(s.ciphertext))) if s.receiver == "silo-00" else s
+            for s in msg.shares
+        )
+        payload = share_keys_payload(RoundContext("dep-test", 1), server.digest, "silo-05", shares)
+        return replace(msg, shares=shares, signature=deployment.identity["silo-05"].sign(payload))
+
+    complaints: list[tuple[str, ...]] = []
+
+    def hook(name: str, session: ClientSession) -> None:
+        _malicious("silo-05", garbage)(name, session)
+        if name == "silo-00":
+            _malicious("silo-00", lambda a: complaints.append(getattr(a, "rejected", ())) or a)(
+                name, session
+            )
+
+    outcome = deployment.run_round(params, inputs, server=server, client_hook=hook)
+    assert outcome.result is not None, outcome.abort_reason
+    assert np.array_equal(outcome.result, _sum(inputs, params.participants))
+    assert ("silo-05",) in complaints
+    assert outcome.dropouts == [] and server.culprits == {}
+
+
+def test_a_dealer_whose_shares_all_fail_is_named_and_the_round_aborts_cleanly() -> None:
+    from fedseal.protocol.server import ServerSession
+    from fedseal.protocol.transcript import share_keys_payload
+    from fedseal.secagg.keys import RoundContext
+    from fedseal.simulation import simulated_train_digest
+
+    deployment, params, inputs = make_round(6)
+    server = ServerSession(
+        params, deployment.directory, train_digest=simulated_train_digest(params)
+    )
+
+    def garbage_to_all(msg: m.Message) -> m.Message:
+        if not isinstance(msg, m.ShareKeys):
+            return msg
+        shares = tuple(
+            replace(s, ciphertext=bytes(len(s.ciphertext))) if s.ciphertext else s
+            for s in msg.shares
+        )
+        payload = share_keys_payload(RoundContext("dep-test", 1), server.digest, "silo-05", shares)
+        return replace(msg, shares=shares, signature=deployment.identity["silo-05"].sign(payload))
+
+    outcome = deployment.run_round(
+        params, inputs, server=server, client_hook=_malicious("silo-05", garbage_to_all)
+    )
+    assert outcome.result is None
+    assert "silo-05" in (outcome.abort_reason or "")
+    assert "rejected its shares" in server.culprits["silo-05"]
+    assert set(server.culprits) == {"silo-05"}
