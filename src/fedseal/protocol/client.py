@@ -43,21 +43,20 @@ from fedseal.errors import AuthenticationError, ConfigError, ProtocolViolation, 
 from fedseal.protocol import messages as m
 from fedseal.protocol.policy import ClientPolicy
 from fedseal.protocol.release import MemoryReleaseLedger, ReleaseLedger
+from fedseal.protocol.sharing import commit_pair, open_pair, seal_pair
 from fedseal.protocol.transcript import (
     advertise_payload,
     consistency_payload,
     key_directory_digest,
     round_digest,
-    share_ad,
-    share_commitment,
     share_keys_payload,
 )
 from fedseal.secagg.graph import GraphParams, neighbourhoods
-from fedseal.secagg.hazmat import aead, shamir
+from fedseal.secagg.hazmat import shamir
 from fedseal.secagg.hazmat.randomness import RandomSource
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
 from fedseal.secagg.keys import AgreementKey, MaskSeed, RoundContext, check_public_key
-from fedseal.secagg.masking import mask_input, share_key
+from fedseal.secagg.masking import mask_input
 
 __all__ = ["ClientPolicy", "ClientSession", "ClientStage"]  # ClientPolicy: re-exported
 
@@ -343,17 +342,23 @@ class ClientSession:
         key_shares = shamir.split(r.s_key.reveal(), xs, p.threshold, self._rng)
         out, held = [], {}
         commitments: dict[str, tuple[bytes, bytes]] = {}
-        for v, b_share, s_share in zip(holders, seed_shares, key_shares, strict=True):
+        for v, pair in zip(holders, zip(seed_shares, key_shares, strict=True), strict=True):
             if v == self.silo_id:  # its own share: committed like the others, never sent
-                held[v] = (b_share, s_share)
-                commitments[v] = self._commit(r, self.silo_id, v, b_share, s_share)
+                held[v] = pair
+                commitments[v] = commit_pair(r.context, self.silo_id, v, pair)
                 out.append(m.EncryptedShare(self.silo_id, v, b"", *commitments[v]))
                 continue
-            key = share_key(r.c_key, by_silo[v].c_public, r.context, r.index, p.index_of(v))
-            plaintext = b_share.to_bytes() + s_share.to_bytes()
-            sealed = aead.seal(key, plaintext, share_ad(r.context, self.silo_id, v), self._rng)
-            cb, cs = self._commit(r, self.silo_id, v, b_share, s_share)
-            out.append(m.EncryptedShare(self.silo_id, v, sealed, cb, cs))
+            out.append(
+                seal_pair(
+                    r.context,
+                    c_key=r.c_key,
+                    holder_c_public=by_silo[v].c_public,
+                    dealer=(self.silo_id, r.index),
+                    holder=(v, p.index_of(v)),
+                    pair=pair,
+                    rng=self._rng,
+                )
+            )
         signature = self._identity.sign(share_keys_payload(r.context, r.digest, self.silo_id, out))
         r.directory = key_directory_digest(r.context, by_silo.values())
         r.neighbours = frozenset(holders) - {self.silo_id}
@@ -364,46 +369,10 @@ class ClientSession:
         self.stage = ClientStage.SHARED
         return [m.ShareKeys(*r.context.fields(), self.silo_id, tuple(out), signature)]
 
-    @staticmethod
-    def _commit(
-        r: _Round, dealer: str, holder: str, b_share: shamir.Share, s_share: shamir.Share
-    ) -> tuple[bytes, bytes]:
-        return (
-            share_commitment(r.context, "b", dealer, holder, b_share.to_bytes()),
-            share_commitment(r.context, "s", dealer, holder, s_share.to_bytes()),
-        )
-
-    def _open_share(self, r: _Round, share: m.EncryptedShare) -> tuple[shamir.Share, shamir.Share]:
-        """Decrypt one share and check it against its dealer's commitments.
-
-        Raises
-        ------
-        AuthenticationError
-            If the ciphertext does not authenticate, has the wrong length, or a share does not
-            match its commitment (opaque: the dealer, or the server, tampered with it).
-        """
-        assert r.c_publics is not None
-        sender_index = r.params.index_of(share.sender)
-        key = share_key(r.c_key, r.c_publics[share.sender], r.context, sender_index, r.index)
-        plain = aead.open_sealed(
-            key, share.ciphertext, share_ad(r.context, share.sender, self.silo_id)
-        )
-        if len(plain) != 2 * shamir.SECRET_BYTES:
-            raise AuthenticationError()
-        try:
-            b_share = shamir.Share.from_bytes(r.index, plain[: shamir.SECRET_BYTES])
-            s_share = shamir.Share.from_bytes(r.index, plain[shamir.SECRET_BYTES :])
-        except ProtocolViolation:
-            raise AuthenticationError() from None
-        expected = self._commit(r, share.sender, self.silo_id, b_share, s_share)
-        if expected != (share.seed_commitment, share.key_commitment):
-            raise AuthenticationError()
-        return b_share, s_share
-
     def _on_shares(self, message: m.ShareDelivery) -> list[m.Message]:
         r = self._round
         assert r is not None and r.held is not None and r.commitments is not None
-        assert r.s_publics is not None
+        assert r.s_publics is not None and r.c_publics is not None
         p = r.params
         if self._input is None:
             raise ConfigError("provide_input() must be called before the shares arrive")
@@ -415,7 +384,14 @@ class ClientSession:
             if share.sender in held or share.sender in rejected:
                 raise ProtocolViolation("two shares from the same silo")
             try:
-                held[share.sender] = self._open_share(r, share)
+                held[share.sender] = open_pair(
+                    r.context,
+                    share,
+                    c_key=r.c_key,
+                    dealer_c_public=r.c_publics[share.sender],
+                    dealer_index=p.index_of(share.sender),
+                    holder_index=r.index,
+                )
             except AuthenticationError:
                 # Hold nothing for this dealer but still mask with it: the masks cancel, and
                 # the round survives while t other neighbours hold valid shares of it.

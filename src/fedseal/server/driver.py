@@ -106,6 +106,7 @@ class RoundDriver:
         self._clock = clock
         self._events: asyncio.Queue[tuple[str, str, Any]] = asyncio.Queue()
         self._excluded: dict[str, str] = {}
+        self._halt: str | None = None
         self._policy = ClientPolicy(
             corruption=config.corruption,
             dropout=config.dropout,
@@ -154,6 +155,10 @@ class RoundDriver:
             summaries.append(summary)
             if self._on_round is not None:
                 self._on_round(summary)
+            if self._halt is not None:
+                for link in list(self.links.values()):
+                    link.send(c.Finish(self.config.deployment_id, "integrity failure"))
+                raise RoundAbortedError(self._halt)
         for link in list(self.links.values()):
             link.send(c.Finish(self.config.deployment_id, "training complete"))
         return summaries
@@ -215,6 +220,15 @@ class RoundDriver:
                 aggregate_sha256=hashlib.sha256(np.ascontiguousarray(total).tobytes()).hexdigest(),
                 silos_count=len(summary.survivors),
             )  # fmt: skip
+            # The sum was released, so every silo that answered will refuse this model again
+            # (no differencing on one model): no retry can succeed. Stop, loudly.
+            self._halt = (
+                f"round {round_id}: the aggregate failed the integrity check ({exc}); the model "
+                "was not updated and the silos will not contribute again on it. A silo sent an "
+                "out-of-range contribution or the aggregate was tampered with: investigate the "
+                "audit logs, revoke the silo responsible, and restart from a new model "
+                "(docs/deployment.md, 'Integrity failure')"
+            )
             return self._failed(summary, start, f"aggregate rejected, model unchanged: {exc}")
         except (RoundAbortedError, FedsealError) as exc:
             return self._failed(summary, start, str(exc))
