@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
 
 from fedseal.protocol.messages import AdvertiseKeys, EncryptedShare, RoundParams
 from fedseal.secagg.identity import signing_payload
@@ -80,31 +82,55 @@ def share_ad(context: RoundContext, sender: str, receiver: str) -> bytes:
     return signing_payload("share", *context.fields(), sender, receiver)
 
 
+def _field(value: bytes | str) -> bytes:
+    """One field exactly as :func:`signing_payload` encodes it (tag, length, data)."""
+    data, tag = (value.encode("utf-8"), b"s") if isinstance(value, str) else (bytes(value), b"b")
+    return tag + len(data).to_bytes(4, "big") + data
+
+
+@lru_cache(maxsize=64)
+def _commitment_prefix(deployment_id: str, round_id: int) -> Any:
+    # The constant head of every commitment payload of a round, hashed once: the server checks
+    # tens of thousands of shares per round and the per-share cost must stay near one SHA-256.
+    return hashlib.sha256(signing_payload("share-commitment", deployment_id, round_id))
+
+
 def share_commitment(
     context: RoundContext, kind: str, dealer: str, holder: str, share: bytes
 ) -> bytes:
     """The dealer's commitment to one share (``kind`` "b": self-mask seed, "s": mask key).
 
-    A Shamir share of a secret shared with threshold >= 2 is a uniformly random field element,
-    so its SHA-256 under this domain-separated encoding hides it; binding the dealer, the
-    holder and the round stops a share from being passed off for another owner or holder.
+    ``SHA-256(signing_payload("share-commitment", deployment, round, kind, dealer, holder,
+    share))``. A Shamir share of a secret shared with threshold >= 2 is a uniformly random
+    field element, so its hash hides it; binding the dealer, the holder and the round stops a
+    share from being passed off for another owner or holder.
     """
     if kind not in ("b", "s"):
         raise ValueError(f"kind must be 'b' or 's', got {kind!r}")
-    payload = signing_payload("share-commitment", *context.fields(), kind, dealer, holder, share)
-    return hashlib.sha256(payload).digest()
+    h = _commitment_prefix(*context.fields()).copy()
+    h.update(_field(kind) + _field(dealer) + _field(holder) + _field(share))
+    digest: bytes = h.digest()
+    return digest
 
 
 def share_keys_payload(
     context: RoundContext, digest: bytes, dealer: str, shares: Iterable[EncryptedShare]
 ) -> bytes:
-    """What a dealer signs over its ShareKeys: each receiver, ciphertext digest, commitments."""
-    fields: list[bytes | str | int] = []
+    """What a dealer signs over its ShareKeys: each receiver, ciphertext digest, commitments.
+
+    The entries (sorted by receiver; the receiver length-prefixed, the rest fixed-width) are
+    hashed into one digest, so the signed message stays small whatever the degree.
+    """
+    entries = hashlib.sha256()
+    count = 0
     for share in sorted(shares, key=lambda s: s.receiver):
-        fields += [
-            share.receiver,
-            hashlib.sha256(share.ciphertext).digest(),
-            share.seed_commitment,
-            share.key_commitment,
-        ]
-    return signing_payload("share-keys", *context.fields(), digest, dealer, *fields)
+        entries.update(
+            _field(share.receiver)
+            + hashlib.sha256(share.ciphertext).digest()
+            + _field(share.seed_commitment)
+            + _field(share.key_commitment)
+        )
+        count += 1
+    return signing_payload(
+        "share-keys", *context.fields(), digest, dealer, count, entries.digest()
+    )
