@@ -82,10 +82,16 @@ def share_ad(context: RoundContext, sender: str, receiver: str) -> bytes:
     return signing_payload("share", *context.fields(), sender, receiver)
 
 
-def _field(value: bytes | str) -> bytes:
-    """One field exactly as :func:`signing_payload` encodes it (tag, length, data)."""
-    data, tag = (value.encode("utf-8"), b"s") if isinstance(value, str) else (bytes(value), b"b")
-    return tag + len(data).to_bytes(4, "big") + data
+def _field(value: bytes) -> bytes:
+    """A bytes field exactly as :func:`signing_payload` encodes it (tag, length, data)."""
+    return b"b" + len(value).to_bytes(4, "big") + bytes(value)
+
+
+@lru_cache(maxsize=4096)
+def _name(value: str) -> bytes:
+    """A str field exactly as :func:`signing_payload` encodes it (silo names repeat a lot)."""
+    data = value.encode("utf-8")
+    return b"s" + len(data).to_bytes(4, "big") + data
 
 
 @lru_cache(maxsize=64)
@@ -108,7 +114,7 @@ def share_commitment(
     if kind not in ("b", "s"):
         raise ValueError(f"kind must be 'b' or 's', got {kind!r}")
     h = _commitment_prefix(*context.fields()).copy()
-    h.update(_field(kind) + _field(dealer) + _field(holder) + _field(share))
+    h.update(_name(kind) + _name(dealer) + _name(holder) + _field(share))
     digest: bytes = h.digest()
     return digest
 
@@ -125,7 +131,7 @@ def share_keys_payload(
     count = 0
     for share in sorted(shares, key=lambda s: s.receiver):
         entries.update(
-            _field(share.receiver)
+            _name(share.receiver)
             + hashlib.sha256(share.ciphertext).digest()
             + _field(share.seed_commitment)
             + _field(share.key_commitment)
