@@ -198,3 +198,29 @@ def test_a_dealer_whose_shares_all_fail_is_named_and_the_round_aborts_cleanly() 
     assert "silo-05" in (outcome.abort_reason or "")
     assert "rejected its shares" in server.culprits["silo-05"]
     assert set(server.culprits) == {"silo-05"}
+
+
+def test_a_bad_share_is_blamed_on_the_dealer_if_it_never_signed_the_commitment() -> None:
+    deployment, params, inputs = make_round(5)
+
+    def unsigned(msg: m.Message) -> m.Message:
+        return replace(msg, signature=bytes(64)) if isinstance(msg, m.ShareKeys) else msg
+
+    def bad_seed_shares(msg: m.Message) -> m.Message:
+        if isinstance(msg, m.UnmaskResponse):
+            return replace(msg, seed_shares=tuple((o, _flip(d)) for o, d in msg.seed_shares))
+        return msg
+
+    def hook(name: str, session: ClientSession) -> None:
+        _malicious("silo-00", unsigned)(name, session)
+        _malicious("silo-02", bad_seed_shares)(name, session)
+
+    from fedseal.protocol.server import ServerSession
+    from fedseal.simulation import simulated_train_digest
+
+    server = ServerSession(
+        params, deployment.directory, train_digest=simulated_train_digest(params)
+    )
+    deployment.run_round(params, inputs, server=server, client_hook=hook)
+    # silo-02's first bad share is of silo-00, whose commitments carry no valid signature.
+    assert server.culprits["silo-00"] == "its ShareKeys signature does not verify"

@@ -126,6 +126,7 @@ class ServerSession:
             for i, nb in neighbourhoods(self.graph, self.digest).items()
         }
         self._commitments: dict[tuple[str, str], tuple[bytes, bytes]] = {}  # (dealer, holder)
+        self._signed_shares: dict[str, m.ShareKeys] = {}
         self._complaints: dict[str, set[str]] = {}  # dealer -> holders that rejected its share
         self._directory = dict(directory)
         self.stage = ServerStage.ADVERTISE
@@ -283,8 +284,9 @@ class ServerSession:
             for s in msg.shares
         ):
             raise ProtocolViolation("share commitments must be 32 bytes")
-        payload = share_keys_payload(self.context, self.digest, silo, msg.shares)
-        self._directory[silo].verify(payload, msg.signature)
+        # The channel already authenticates the dealer; its signature is checked when a
+        # commitment is used as evidence against a silo (_blame), not on every round.
+        self._signed_shares[silo] = msg
         self._state.answered[silo] = msg.shares
 
     def _close_share(self) -> list[Outgoing]:
@@ -380,12 +382,25 @@ class ServerSession:
                     raise ProtocolViolation(f"{owner!r} dealt no share to this silo")
                 expected = committed[0] if kind == "b" else committed[1]
                 if share_commitment(self.context, kind, owner, silo, data) != expected:
-                    # A holder checks every share against this commitment when it receives
-                    # it, so a mismatch here is the holder's doing: exclude all its shares.
-                    self.culprits[silo] = f"revealed a share of {owner!r} that fails its commitment"
-                    raise ProtocolViolation(self.culprits[silo])
+                    raise ProtocolViolation(self._blame(silo, owner))
                 parsed[(kind, owner)] = shamir.Share.from_bytes(x, data)
         self._state.answered[silo] = parsed
+
+    def _blame(self, holder: str, dealer: str) -> str:
+        """Name who is at fault for a revealed share that fails its commitment; returns why.
+
+        A holder checks every share against this commitment when it receives it, so the
+        mismatch is the holder's doing, provided the dealer really signed the commitment.
+        """
+        signed = self._signed_shares[dealer]
+        payload = share_keys_payload(self.context, self.digest, dealer, signed.shares)
+        try:
+            self._directory[dealer].verify(payload, signed.signature)
+        except ProtocolViolation:
+            self.culprits[dealer] = "its ShareKeys signature does not verify"
+            return f"a share of {dealer!r} fails a commitment {dealer!r} did not sign"
+        self.culprits[holder] = f"revealed a share of {dealer!r} that fails its commitment"
+        return self.culprits[holder]
 
     def _reconstruct(self, kind: str, owners: list[str]) -> dict[str, bytes]:
         t = self.params.threshold
