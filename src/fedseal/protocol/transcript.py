@@ -137,6 +137,4 @@ def share_keys_payload(
             + _field(share.key_commitment)
         )
         count += 1
-    return signing_payload(
-        "share-keys", *context.fields(), digest, dealer, count, entries.digest()
-    )
+    return signing_payload("share-keys", *context.fields(), digest, dealer, count, entries.digest())
