@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,8 +18,11 @@ import pytest
 from fedseal.errors import ProtocolViolation
 from fedseal.protocol import messages as m
 from fedseal.protocol.client import ClientSession
-from fedseal.protocol.server import ServerStage
+from fedseal.protocol.server import ServerSession, ServerStage
+from fedseal.protocol.transcript import share_keys_payload
 from fedseal.secagg.hazmat import shamir
+from fedseal.secagg.keys import RoundContext
+from fedseal.simulation import simulated_train_digest
 
 from .conftest import make_round
 
@@ -50,16 +54,18 @@ def _flip(data: bytes) -> bytes:
     return value.to_bytes(len(data), "big")
 
 
+def _bad_seed_shares(msg: m.Message) -> m.Message:
+    """An unmask answer whose every revealed seed share is off by one."""
+    if isinstance(msg, m.UnmaskResponse):
+        return replace(msg, seed_shares=tuple((o, _flip(d)) for o, d in msg.seed_shares))
+    return msg
+
+
 def test_wrong_shares_of_other_silos_seeds_are_caught_and_the_sum_stays_exact() -> None:
     deployment, params, inputs = make_round(5)
 
-    def bad_seed_shares(msg: m.Message) -> m.Message:
-        if isinstance(msg, m.UnmaskResponse):
-            return replace(msg, seed_shares=tuple((o, _flip(d)) for o, d in msg.seed_shares))
-        return msg
-
     outcome = deployment.run_round(
-        params, inputs, client_hook=_malicious("silo-02", bad_seed_shares)
+        params, inputs, client_hook=_malicious("silo-02", _bad_seed_shares)
     )
     assert outcome.result is not None
     assert np.array_equal(outcome.result, _sum(inputs, params.participants))
@@ -132,13 +138,14 @@ def test_a_silo_refuses_a_small_order_key_a_malicious_server_forwards() -> None:
         h.clients["silo-00"].receive(replace(directory, advertisements=tuple(ads)))
 
 
-def test_one_garbage_share_ciphertext_is_rejected_without_ending_the_round() -> None:
-    from fedseal.protocol.server import ServerSession
-    from fedseal.protocol.transcript import share_keys_payload
-    from fedseal.secagg.keys import RoundContext
-    from fedseal.simulation import simulated_train_digest
+def _garbage_dealer(
+    n: int, dealer: str, victims: Callable[[str], bool]
+) -> tuple[Any, Any, dict[str, np.ndarray], ServerSession, Callable[[str, ClientSession], None]]:
+    """A round where ``dealer`` deals noise to the holders ``victims`` picks, and signs it.
 
-    deployment, params, inputs = make_round(6)  # t = 5: silo-00 still holds 4 others + its own
+    The server cannot tell noise from a share; only the holder can.
+    """
+    deployment, params, inputs = make_round(n)
     server = ServerSession(
         params, deployment.directory, train_digest=simulated_train_digest(params)
     )
@@ -146,18 +153,27 @@ def test_one_garbage_share_ciphertext_is_rejected_without_ending_the_round() -> 
     def garbage(msg: m.Message) -> m.Message:
         if not isinstance(msg, m.ShareKeys):
             return msg
-        # silo-05 deals silo-00 noise, and signs it: the server cannot tell, only silo-00 can.
         shares = tuple(
-            replace(s, ciphertext=bytes(len(s.ciphertext))) if s.receiver == "silo-00" else s
+            replace(s, ciphertext=bytes(len(s.ciphertext)))
+            if s.ciphertext and victims(s.receiver)
+            else s
             for s in msg.shares
         )
-        payload = share_keys_payload(RoundContext("dep-test", 1), server.digest, "silo-05", shares)
-        return replace(msg, shares=shares, signature=deployment.identity["silo-05"].sign(payload))
+        payload = share_keys_payload(RoundContext("dep-test", 1), server.digest, dealer, shares)
+        return replace(msg, shares=shares, signature=deployment.identity[dealer].sign(payload))
 
+    return deployment, params, inputs, server, _malicious(dealer, garbage)
+
+
+def test_one_garbage_share_ciphertext_is_rejected_without_ending_the_round() -> None:
+    # t = 5 of 6: silo-00 still holds four valid shares and its own.
+    deployment, params, inputs, server, dealer = _garbage_dealer(
+        6, "silo-05", lambda holder: holder == "silo-00"
+    )
     complaints: list[tuple[str, ...]] = []
 
     def hook(name: str, session: ClientSession) -> None:
-        _malicious("silo-05", garbage)(name, session)
+        dealer(name, session)
         if name == "silo-00":
             _malicious("silo-00", lambda a: complaints.append(getattr(a, "rejected", ())) or a)(
                 name, session
@@ -171,29 +187,8 @@ def test_one_garbage_share_ciphertext_is_rejected_without_ending_the_round() -> 
 
 
 def test_a_dealer_whose_shares_all_fail_is_named_and_the_round_aborts_cleanly() -> None:
-    from fedseal.protocol.server import ServerSession
-    from fedseal.protocol.transcript import share_keys_payload
-    from fedseal.secagg.keys import RoundContext
-    from fedseal.simulation import simulated_train_digest
-
-    deployment, params, inputs = make_round(6)
-    server = ServerSession(
-        params, deployment.directory, train_digest=simulated_train_digest(params)
-    )
-
-    def garbage_to_all(msg: m.Message) -> m.Message:
-        if not isinstance(msg, m.ShareKeys):
-            return msg
-        shares = tuple(
-            replace(s, ciphertext=bytes(len(s.ciphertext))) if s.ciphertext else s
-            for s in msg.shares
-        )
-        payload = share_keys_payload(RoundContext("dep-test", 1), server.digest, "silo-05", shares)
-        return replace(msg, shares=shares, signature=deployment.identity["silo-05"].sign(payload))
-
-    outcome = deployment.run_round(
-        params, inputs, server=server, client_hook=_malicious("silo-05", garbage_to_all)
-    )
+    deployment, params, inputs, server, dealer = _garbage_dealer(6, "silo-05", lambda _: True)
+    outcome = deployment.run_round(params, inputs, server=server, client_hook=dealer)
     assert outcome.result is None
     assert "silo-05" in (outcome.abort_reason or "")
     assert "rejected its shares" in server.culprits["silo-05"]
@@ -206,17 +201,9 @@ def test_a_bad_share_is_blamed_on_the_dealer_if_it_never_signed_the_commitment()
     def unsigned(msg: m.Message) -> m.Message:
         return replace(msg, signature=bytes(64)) if isinstance(msg, m.ShareKeys) else msg
 
-    def bad_seed_shares(msg: m.Message) -> m.Message:
-        if isinstance(msg, m.UnmaskResponse):
-            return replace(msg, seed_shares=tuple((o, _flip(d)) for o, d in msg.seed_shares))
-        return msg
-
     def hook(name: str, session: ClientSession) -> None:
         _malicious("silo-00", unsigned)(name, session)
-        _malicious("silo-02", bad_seed_shares)(name, session)
-
-    from fedseal.protocol.server import ServerSession
-    from fedseal.simulation import simulated_train_digest
+        _malicious("silo-02", _bad_seed_shares)(name, session)
 
     server = ServerSession(
         params, deployment.directory, train_digest=simulated_train_digest(params)
