@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from fedseal.errors import ConfigError
+from fedseal.names import RESERVED_NAMES, check_silo_name
 
 __all__ = [
     "RESERVED_NAMES",
@@ -35,27 +36,11 @@ __all__ = [
     "split_address",
 ]
 
-#: A silo name: also its certificate CN, its audit party name and a directory name.
-SILO_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 #: A deployment id written by ``fedseal provision`` (loaders accept any non-empty string).
 DEPLOYMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
-#: Names a silo cannot take: the server's audit party and certificate CN.
-RESERVED_NAMES = frozenset({"server", "fedseal-server"})
 _PUBLIC_KEY = re.compile(r"[0-9a-fA-F]{64}")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
-
-
-def check_silo_name(name: object, what: str = "silo name") -> str:
-    """A silo name matching ``^[a-z0-9][a-z0-9._-]{0,62}$`` and not reserved."""
-    if not isinstance(name, str) or not SILO_NAME.fullmatch(name):
-        raise ConfigError(
-            f"{what} {name!r} is not valid: use 1-63 characters of a-z, 0-9, '.', '_' and '-', "
-            "starting with a letter or digit"
-        )
-    if name in RESERVED_NAMES:
-        raise ConfigError(f"{what} {name!r} is reserved for the server")
-    return name
 
 
 def check_deployment_id(value: object, *, strict: bool = False) -> str:

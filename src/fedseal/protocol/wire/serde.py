@@ -35,8 +35,8 @@ from typing import Any, cast
 import numpy as np
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
-from fedseal.deploy.checks import check_silo_name
 from fedseal.errors import ConfigError, ProtocolViolation
+from fedseal.names import check_silo_name
 from fedseal.protocol import control as c
 from fedseal.protocol import messages as m
 from fedseal.protocol.control import ToServer, ToSilo
