@@ -10,7 +10,9 @@ import argparse
 import json
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -28,11 +30,15 @@ from fedseal.deploy.config import (
 from fedseal.deploy.paillier_keys import (
     PUBLIC_FILE,
     SHARE_FILE,
+    DealtKey,
+    DeploymentKey,
     load_deployment_key,
     load_key_share,
 )
+from fedseal.deploy.parties import set_paillier_paths
 from fedseal.errors import ConfigError
 from fedseal.secagg.graph import full_parameters
+from fedseal.secagg.paillier import MIN_SECURE_KEY_BITS
 
 SILOS = ("alpha", "beta", "gamma", "delta")
 
@@ -236,3 +242,80 @@ def test_silo_config_needs_both_paillier_paths(dep: ProvisionResult) -> None:
     assert not SiloConfig(
         **(values | {"paillier_public_key": None, "paillier_key_share": None})
     ).paillier
+
+
+# -- the key size a silo accepts ---------------------------------------------------------------
+
+
+def test_provision_writes_the_insecure_flag_for_a_small_key(dep: ProvisionResult) -> None:
+    for name in SILOS:
+        path = dep.directory / "silos" / name / "silo.toml"
+        assert "paillier_allow_insecure_bits = true" in path.read_text()
+        assert load_silo_config(path).paillier_allow_insecure_bits is True
+    assert "paillier_allow_insecure_bits" not in dep.server_config.read_text()
+
+
+def test_a_masking_deployment_leaves_the_flag_off(tmp_path: Path) -> None:
+    result = make(tmp_path / "d")
+    for path in result.silo_configs.values():
+        assert load_silo_config(path).paillier_allow_insecure_bits is False
+
+
+def test_a_redeal_to_a_secure_key_turns_the_flag_off() -> None:
+    silo_doc: dict[str, object] = {"paillier_allow_insecure_bits": True}
+    server_doc: dict[str, object] = {}
+    for bits, insecure in ((MIN_SECURE_KEY_BITS, False), (3072, False), (512, True)):
+        public = SimpleNamespace(key_bits=bits, parties=1)  # only its size is read
+        key = DeploymentKey(deployment_id="demo", parties=("alpha",), public_key=public)  # type: ignore[arg-type]
+        dealt = DealtKey(key=key, shares={})
+        set_paillier_paths(silo_doc, dealt, silo=True)
+        set_paillier_paths(server_doc, dealt, silo=False)
+        assert silo_doc["paillier_allow_insecure_bits"] is insecure
+        assert "paillier_allow_insecure_bits" not in server_doc
+
+
+def _make_paillier(config: SiloConfig) -> Any:
+    from fedseal.client.run import make_paillier, silo_policy
+    from fedseal.secagg.identity import IdentityPublicKey
+
+    directory = {s: IdentityPublicKey(bytes.fromhex(h)) for s, h in config.identities.items()}
+    identity = load_identity_key(config.identity_key)
+    return make_paillier(config, identity=identity, directory=directory, policy=silo_policy(config))
+
+
+def test_a_silo_refuses_a_small_key_without_the_flag(dep: ProvisionResult) -> None:
+    config = load_silo_config(dep.silo_configs["alpha"])
+    strict = replace(config, paillier_allow_insecure_bits=False)
+    assert strict.paillier_public_key is not None
+    message = rf"{strict.paillier_public_key}.* 512-bit key, below the minimum of 2048 bits"
+    with pytest.raises(ConfigError, match=message):
+        _make_paillier(strict)
+    with pytest.raises(ConfigError, match=message):
+        load_deployment_key(
+            strict.paillier_public_key, deployment_id="demo", min_bits=MIN_SECURE_KEY_BITS
+        )
+
+
+def test_a_silo_loads_a_small_key_with_the_flag(dep: ProvisionResult) -> None:
+    config = load_silo_config(dep.silo_configs["alpha"])
+    assert config.paillier_allow_insecure_bits
+    paillier = _make_paillier(config)
+    assert paillier is not None
+    assert paillier.key.public_key.key_bits == 512
+
+
+def test_the_flag_must_be_a_bool(dep: ProvisionResult) -> None:
+    config = load_silo_config(dep.silo_configs["alpha"])
+    with pytest.raises(ConfigError, match="paillier_allow_insecure_bits must be a bool"):
+        replace(config, paillier_allow_insecure_bits=1)
+    text = dep.silo_configs["alpha"].read_text()
+    bad = text.replace(
+        "paillier_allow_insecure_bits = true", 'paillier_allow_insecure_bits = "yes"'
+    )
+    path = dep.silo_configs["alpha"].parent / "bad-silo.toml"
+    path.write_text(bad)
+    try:
+        with pytest.raises(ConfigError, match="paillier_allow_insecure_bits"):
+            load_silo_config(path)
+    finally:
+        path.unlink()

@@ -8,7 +8,16 @@ import fedseal.secagg.paillier as api
 
 def test_all_is_complete_and_resolves() -> None:
     public = {name for name in dir(api) if not name.startswith("_")}
-    modules = {"ciphertext", "dealer", "encrypt", "keys", "packing", "proofs", "threshold"}
+    modules = {
+        "ciphertext",
+        "dealer",
+        "encrypt",
+        "keys",
+        "packing",
+        "plaintext_proof",
+        "proofs",
+        "threshold",
+    }
     helpers = {"annotations", "Any", "npt", "DecodedSum", "QuantizationSpec"}
     assert set(api.__all__) == public - modules - helpers
     for name in api.__all__:

@@ -285,9 +285,9 @@ def test_its_own_contribution_replaced_even_under_its_own_signature_is_refused(
     # then hospital-a compares the contribution with what it sent.
     inputs = silos.train()
     a_key = load_identity_key(silos.dep.silos["hospital-a"].identity_key)
-    other = inputs["hospital-b"].ciphertexts
-    signature = a_key.sign(c.paillier_input_payload("test", 1, "hospital-a", other))
-    replaced = c.PaillierInput("test", 1, "hospital-a", other, signature)
+    other, proof = inputs["hospital-b"].ciphertexts, inputs["hospital-b"].proof
+    signature = a_key.sign(c.paillier_input_payload("test", 1, "hospital-a", other, proof))
+    replaced = c.PaillierInput("test", 1, "hospital-a", other, proof, signature)
     request = [replaced, inputs["hospital-b"], inputs["hospital-c"], inputs["hospital-d"]]
     assert_refused(silos, "hospital-a", silos.ask("hospital-a", request), "was altered")
 
@@ -322,11 +322,97 @@ def test_an_out_of_range_ciphertext_is_refused(silos: Silos) -> None:
     bad = (key.n_squared + 1).to_bytes(width, "big") + inputs["hospital-b"].ciphertexts[width:]
     # Signed as hospital-b would (the test holds its key): only the range check can catch it.
     b_key = load_identity_key(silos.dep.silos["hospital-b"].identity_key)
-    payload = c.paillier_input_payload("test", 1, "hospital-b", bad)
-    forged = c.PaillierInput("test", 1, "hospital-b", bad, b_key.sign(payload))
+    proof = inputs["hospital-b"].proof
+    payload = c.paillier_input_payload("test", 1, "hospital-b", bad, proof)
+    forged = c.PaillierInput("test", 1, "hospital-b", bad, proof, b_key.sign(payload))
     request = [inputs["hospital-a"], forged, inputs["hospital-c"], inputs["hospital-d"]]
     replies = silos.ask("hospital-a", request)
     assert_refused(silos, "hospital-a", replies, "hospital-b")
+
+
+def _colluder_input(
+    silos: Silos, sender: str, ciphertexts: list[int], round_id: int, proof: bytes
+) -> c.PaillierInput:
+    """``ciphertexts`` signed by ``sender`` (the test holds its key: it colludes)."""
+    config = silos.dep.silos[sender]
+    assert config.paillier_public_key is not None
+    key = load_deployment_key(config.paillier_public_key, deployment_id="test").public_key
+    blob = b"".join(int(x).to_bytes(key.ciphertext_bytes, "big") for x in ciphertexts)
+    identity = load_identity_key(config.identity_key)
+    payload = c.paillier_input_payload("test", round_id, sender, blob, proof)
+    return c.PaillierInput("test", round_id, sender, blob, proof, identity.sign(payload))
+
+
+def _cts(silos: Silos, item: c.PaillierInput) -> list[int]:
+    key = load_deployment_key(
+        silos.dep.silos["hospital-a"].paillier_public_key,  # type: ignore[arg-type]
+        deployment_id="test",
+    ).public_key
+    w = key.ciphertext_bytes
+    return [
+        int.from_bytes(item.ciphertexts[i : i + w], "big")
+        for i in range(0, len(item.ciphertexts), w)
+    ]
+
+
+def _n2(silos: Silos) -> int:
+    path = silos.dep.silos["hospital-a"].paillier_public_key
+    assert path is not None
+    return int(load_deployment_key(path, deployment_id="test").public_key.n_squared)
+
+
+def test_a_colluders_input_derived_from_the_others_is_refused(silos: Silos) -> None:
+    # hospital-d colludes with the server and wants hospital-a's input: it submits
+    # Enc(-(b + c)), computed from the ciphertexts the server forwards, so that the decrypted
+    # "aggregate" of a, b, c, d would be a's input alone. It knows no plaintext of that value,
+    # so no proof it can attach verifies (here: its own honest one).
+    inputs = silos.train()
+    n2 = _n2(silos)
+    b, cc = _cts(silos, inputs["hospital-b"]), _cts(silos, inputs["hospital-c"])
+    derived = [pow(x * y % n2, -1, n2) for x, y in zip(b, cc, strict=True)]
+    evil = _colluder_input(silos, "hospital-d", derived, 1, inputs["hospital-d"].proof)
+    request = [inputs["hospital-a"], inputs["hospital-b"], inputs["hospital-c"], evil]
+    for name in ("hospital-a", "hospital-b", "hospital-c"):
+        assert_refused(silos, name, silos.ask(name, request), "plaintext knowledge of 'hospital-d'")
+
+
+def test_an_earlier_rounds_ciphertext_folded_into_a_colluders_input_is_refused(
+    silos: Silos,
+) -> None:
+    first = silos.train(round_id=1)
+    second = silos.train(round_id=2)
+    n2 = _n2(silos)
+    # C_a(round 1) * (C_b C_c)(round 2)^-1: round 2's "sum" would be a's round-1 input.
+    old_a = _cts(silos, first["hospital-a"])
+    b, cc = _cts(silos, second["hospital-b"]), _cts(silos, second["hospital-c"])
+    folded = [x * pow(y * z % n2, -1, n2) % n2 for x, y, z in zip(old_a, b, cc, strict=True)]
+    for proof in (first["hospital-a"].proof, second["hospital-d"].proof):
+        evil = _colluder_input(silos, "hospital-d", folded, 2, proof)
+        request = [second["hospital-a"], second["hospital-b"], second["hospital-c"], evil]
+        replies = silos.ask("hospital-b", request, round_id=2)
+        assert isinstance(replies[0], m.AbortRound)
+        assert "plaintext knowledge of 'hospital-d'" in silos.refused("hospital-b")[-1]
+        silos.agents["hospital-b"]._paillier._round.answered = False  # type: ignore[union-attr]
+
+
+def test_another_silos_input_claimed_by_a_colluder_is_refused(silos: Silos) -> None:
+    inputs = silos.train()
+    target = inputs["hospital-a"]
+    # Copied as is (counted twice), or re-randomised so the bytes differ: both refused.
+    copied = _colluder_input(silos, "hospital-d", _cts(silos, target), 1, target.proof)
+    request = [target, inputs["hospital-b"], inputs["hospital-c"], copied]
+    assert_refused(silos, "hospital-b", silos.ask("hospital-b", request), "same ciphertexts")
+    n2 = _n2(silos)
+    path = silos.dep.silos["hospital-a"].paillier_public_key
+    assert path is not None
+    n = int(load_deployment_key(path, deployment_id="test").public_key.n)
+    blind = pow(7, n, n2)
+    rerandomised = [x * blind % n2 for x in _cts(silos, target)]
+    claimed = _colluder_input(silos, "hospital-d", rerandomised, 1, target.proof)
+    request = [target, inputs["hospital-b"], inputs["hospital-c"], claimed]
+    replies = silos.ask("hospital-c", request)
+    assert isinstance(replies[0], m.AbortRound)
+    assert "plaintext knowledge of 'hospital-d'" in silos.refused("hospital-c")[-1]
 
 
 def test_a_request_for_another_round_is_ignored(silos: Silos) -> None:
@@ -416,6 +502,25 @@ def test_the_server_checks_each_input_before_summing_it(silos: Silos, server_rou
 
     with pytest.raises(RoundAbortedError, match="threshold is 3"):
         server_round.decrypt_request()  # 2 inputs < t: no silo would decrypt them
+
+
+def test_the_server_drops_inputs_without_a_valid_proof(silos: Silos, server_round: Any) -> None:
+    from fedseal.errors import ProtocolViolation
+
+    inputs = silos.train()
+    n2 = _n2(silos)
+    b, cc = _cts(silos, inputs["hospital-b"]), _cts(silos, inputs["hospital-c"])
+    derived = [pow(x * y % n2, -1, n2) for x, y in zip(b, cc, strict=True)]
+    evil = _colluder_input(silos, "hospital-d", derived, 1, inputs["hospital-d"].proof)
+    with pytest.raises(ProtocolViolation, match="plaintext knowledge"):
+        server_round.add_input("hospital-d", evil)
+    server_round.add_input("hospital-a", inputs["hospital-a"])
+    copied = _colluder_input(
+        silos, "hospital-d", _cts(silos, inputs["hospital-a"]), 1, inputs["hospital-a"].proof
+    )
+    with pytest.raises(ProtocolViolation, match="same ciphertexts"):
+        server_round.add_input("hospital-d", copied)
+    assert server_round.contributors == ("hospital-a",)
 
 
 def test_the_server_verifies_partials_and_their_index(silos: Silos, server_round: Any) -> None:

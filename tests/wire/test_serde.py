@@ -33,6 +33,10 @@ uint_vectors = hnp.arrays(st.sampled_from([np.uint32, np.uint64]), st.integers(0
 weights = hnp.arrays(np.float64, st.integers(0, 40), elements=st.floats(allow_nan=False))
 commitment = st.binary(min_size=32, max_size=32)
 signature = st.binary(min_size=64, max_size=64)
+proofs = st.one_of(
+    st.binary(min_size=1, max_size=40),
+    st.binary(min_size=serde.MAX_PROOF_BYTES, max_size=serde.MAX_PROOF_BYTES),
+)
 silo_names = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,62}", fullmatch=True).filter(
     lambda name: name not in RESERVED_NAMES
 )
@@ -69,7 +73,7 @@ shares = st.lists(
     st.builds(m.EncryptedShare, text, text, blob, commitment, commitment), max_size=3
 ).map(tuple)
 directory = st.lists(adverts, max_size=3).map(tuple)
-paillier_inputs = st.builds(c.PaillierInput, text, round_ids, text, blob, blob)
+paillier_inputs = st.builds(c.PaillierInput, text, round_ids, text, blob, proofs, blob)
 
 STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     c.TrainRequest: st.builds(
@@ -265,7 +269,7 @@ def test_round_id_out_of_range(round_id: int) -> None:
 
 
 def test_round_id_out_of_range_inside_a_decrypt_request() -> None:
-    bad = pb.PaillierInput(deployment_id="d", round_id=-1, sender="a", ciphertexts=b"x")
+    bad = pb.PaillierInput(deployment_id="d", round_id=-1, sender="a", ciphertexts=b"x", proof=b"p")
     env = pb.ServerEnvelope(
         decrypt_request=pb.DecryptRequest(deployment_id="d", round_id=1, contributions=[bad])
     )
@@ -371,6 +375,29 @@ def test_other_signatures_keep_their_length_unchecked() -> None:
     assert serde.decode_to_server(env.SerializeToString()).signature == b"x"  # type: ignore[union-attr]
 
 
+def _pb_paillier_input(proof: bytes) -> pb.PaillierInput:
+    return pb.PaillierInput(
+        deployment_id="d", round_id=1, sender="a", ciphertexts=b"c", proof=proof, signature=b"s"
+    )
+
+
+@pytest.mark.parametrize("size", [1, 2, serde.MAX_PROOF_BYTES])
+def test_well_formed_paillier_proof_decodes(size: int) -> None:
+    env = pb.SiloEnvelope(paillier_input=_pb_paillier_input(bytes(size)))
+    decoded = serde.decode_to_server(env.SerializeToString())
+    assert decoded == c.PaillierInput("d", 1, "a", b"c", bytes(size), b"s")
+
+
+@pytest.mark.parametrize("size", [0, serde.MAX_PROOF_BYTES + 1, 2**20])
+def test_paillier_proof_empty_or_oversized_is_refused(size: int) -> None:
+    bad = _pb_paillier_input(bytes(size))
+    with pytest.raises(ProtocolViolation, match="proof must be 1 to"):
+        serde.decode_to_server(pb.SiloEnvelope(paillier_input=bad).SerializeToString())
+    request = pb.DecryptRequest(deployment_id="d", round_id=1, contributions=[bad])
+    with pytest.raises(ProtocolViolation, match="proof must be 1 to"):  # nested, forwarded
+        serde.decode_to_silo(pb.ServerEnvelope(decrypt_request=request).SerializeToString())
+
+
 @pytest.mark.parametrize("names", [["a", "a"], ["a", "b", "a"], ["s1", "s2", "s3", "s2"]])
 def test_rejected_must_not_repeat_a_name(names: list[str]) -> None:
     with pytest.raises(ProtocolViolation, match="rejected names a silo twice"):
@@ -424,6 +451,8 @@ def _share(seed: bytes = bytes(32), key: bytes = bytes(32)) -> m.EncryptedShare:
         m.ShareKeys("d", 1, "a", (_share(key=bytes(33)),), bytes(64)),
         m.ShareKeys("d", 1, "a", (_share(),), bytes(63)),
         m.ShareKeys("d", 1, "a", (_share(),), None),  # type: ignore[arg-type]
+        c.PaillierInput("d", 1, "a", b"c", b"", b"s"),
+        c.PaillierInput("d", 1, "a", b"c", bytes(serde.MAX_PROOF_BYTES + 1), b"s"),
         m.BeginRound(params="x"),
         "not a message",
     ],  # type: ignore[arg-type]
@@ -431,6 +460,12 @@ def _share(seed: bytes = bytes(32), key: bytes = bytes(32)) -> m.EncryptedShare:
 def test_encode_refuses_what_the_wire_cannot_carry(message: Any) -> None:
     with pytest.raises(ConfigError):
         serde.encode_to_server(message)
+
+
+def test_encode_refuses_a_decrypt_request_forwarding_a_bad_proof() -> None:
+    bad = c.PaillierInput("d", 1, "a", b"c", b"", b"s")
+    with pytest.raises(ConfigError, match="proof must be 1 to"):
+        serde.encode_to_silo(c.DecryptRequest("d", 1, (bad,)))
 
 
 def test_encode_refuses_the_other_direction() -> None:

@@ -10,15 +10,22 @@ its round, outside the round's critical path. Per round:
 
 1. :meth:`begin` (the agent accepted a ``TrainRequest``): fixes the round id and the packing
    layout; the previous round's state is dropped.
-2. :meth:`contribute`: packs and encrypts the encoded vector and signs
-   ``(deployment, round, sender, SHA-256(ciphertexts))`` with the silo's Ed25519 identity key.
+2. :meth:`contribute`: packs and encrypts the encoded vector, proves knowledge of every
+   plaintext (:mod:`~fedseal.secagg.paillier.plaintext_proof`, bound to deployment, round,
+   sender and key) and signs ``(deployment, round, sender, SHA-256(ciphertexts),
+   SHA-256(proof))`` with the silo's Ed25519 identity key.
 3. :meth:`decrypt` (the server's ``DecryptRequest``): answers **at most once per round**, and
    only if every contribution's signature verifies against the directory, the senders are
    distinct silos of the deployment, there are at least :attr:`min_contributions` of them (never
    fewer than the key's threshold ``t``, nor 2), this silo's own contribution (if it sent one)
-   is there unchanged, and every ciphertext lies in ``Z*_{N^2}``. The silo then recomputes the
-   aggregate itself (:class:`~fedseal.secagg.paillier.CiphertextSum`) and returns its partial
-   decryption with the proof of Shoup 2000 / Damgård–Jurik 2001 §4.1.
+   is there unchanged, no two contributions carry the same ciphertexts, every ciphertext lies in
+   ``Z*_{N^2}`` and every contribution's proof of plaintext knowledge verifies. The silo then
+   recomputes the aggregate itself (:class:`~fedseal.secagg.paillier.CiphertextSum`) and
+   returns its partial decryption with the proof of Shoup 2000 / Damgård–Jurik 2001 §4.1.
+
+The proofs are what stop a colluder from submitting ``Enc(-sum of the others)`` (computed from
+the ciphertexts the server forwards), an earlier round's ciphertext, or another silo's input
+as its own: it knows no plaintext of those (issue 10, ``docs/paillier.md``).
 
 Why these checks: a malicious server could otherwise ask for the decryption of one silo's
 ciphertext, or of two sums that differ by one silo and subtract. Each honest silo decrypts one
@@ -48,12 +55,16 @@ from fedseal.secagg.paillier import (
     Encryptor,
     KeyShare,
     PackingLayout,
+    PlaintextProof,
+    ProofContext,
     partial_decrypt,
 )
+from fedseal.secagg.paillier._arith import parallel_map
+from fedseal.secagg.paillier.plaintext_proof import verify as verify_proof
 from fedseal.secagg.quantize import QuantizationSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     import numpy.typing as npt
 
@@ -185,11 +196,20 @@ class PaillierSilo:
         if state is None:
             raise ConfigError("contribute() before begin()")
         self._wait_for_refill()
-        vector = self._encryptor.encrypt(encoded, state.layout, round_id=state.round_id)
-        blob = vector.to_bytes(self.key.public_key)
-        payload = c.paillier_input_payload(self.deployment_id, state.round_id, self.silo, blob)
+        context = ProofContext(self.deployment_id, state.round_id, self.silo)
+        vector, proof = self._encryptor.encrypt_and_prove(encoded, state.layout, context=context)
+        public = self.key.public_key
+        blob, proof_blob = vector.to_bytes(public), proof.to_bytes(public)
+        payload = c.paillier_input_payload(
+            self.deployment_id, state.round_id, self.silo, blob, proof_blob
+        )
         own = c.PaillierInput(
-            self.deployment_id, state.round_id, self.silo, blob, self._identity.sign(payload)
+            self.deployment_id,
+            state.round_id,
+            self.silo,
+            blob,
+            proof_blob,
+            self._identity.sign(payload),
         )
         state.own = own
         return own
@@ -269,18 +289,49 @@ class PaillierSilo:
                 raise ProtocolViolation("this silo's own contribution is missing")
             if mine[0] != state.own:
                 raise ProtocolViolation("this silo's own contribution was altered")
+        if len({item.ciphertexts for item in contributions}) != len(contributions):
+            raise ProtocolViolation("two contributions carry the same ciphertexts")
         public = self.key.public_key
         total = CiphertextSum(public, state.layout, round_id=r)
+        vectors = []
         for item in contributions:
             try:
-                total.add(
-                    EncryptedVector.from_bytes(
-                        item.ciphertexts, public_key=public, key_id=public.key_id, round_id=r
-                    )
+                vector = EncryptedVector.from_bytes(
+                    item.ciphertexts, public_key=public, key_id=public.key_id, round_id=r
                 )
+                total.add(vector)  # checks every element is in Z*_{N^2} first
             except ProtocolViolation as exc:
                 raise ProtocolViolation(f"the contribution of {item.sender!r}: {exc}") from None
+            vectors.append(vector)
+        self._check_proofs(contributions, vectors)
         return total.result()
+
+    def _check_proofs(
+        self, contributions: Sequence[c.PaillierInput], vectors: Sequence[EncryptedVector]
+    ) -> None:
+        """Verify every contribution's proof of plaintext knowledge, on the worker threads."""
+        public = self.key.public_key
+
+        def check(pair: tuple[c.PaillierInput, EncryptedVector]) -> str | None:
+            item, vector = pair
+            try:
+                proof = PlaintextProof.from_bytes(item.proof, public)
+            except ProtocolViolation:
+                return item.sender
+            context = ProofContext(item.deployment_id, item.round_id, item.sender)
+            return (
+                None
+                if verify_proof(public, vector.ciphertexts, proof, context=context)
+                else (item.sender)
+            )
+
+        pairs = list(zip(contributions, vectors, strict=True))
+        results = parallel_map(lambda chunk: [check(p) for p in chunk], pairs, self._pool)
+        failed = [who for who in results if who is not None]
+        if failed:
+            raise ProtocolViolation(
+                f"the proof of plaintext knowledge of {failed[0]!r} does not verify"
+            )
 
     # -- precomputation -----------------------------------------------------------------------
 

@@ -3,6 +3,9 @@
 With ``paillier_public_key`` and ``paillier_key_share`` in ``silo.toml`` the silo also loads
 the deployment's threshold Paillier key and its own share (both checked against the
 deployment and this silo before anything connects) for ``aggregation = "paillier"`` rounds.
+A key below ``MIN_SECURE_KEY_BITS`` (2048) bits is refused unless ``silo.toml`` sets
+``paillier_allow_insecure_bits`` (tests only): a compromised provisioning run or a swapped
+public file must not quietly weaken the deployment.
 """
 
 from __future__ import annotations
@@ -58,15 +61,21 @@ def make_paillier(
     ------
     ConfigError
         If a key file is missing, malformed, world-readable, of another deployment or of
-        another silo, or its threshold is below what this silo's ``corruption`` accepts.
+        another silo, the key is below ``MIN_SECURE_KEY_BITS`` bits without
+        ``paillier_allow_insecure_bits``, or its threshold is below what this silo's
+        ``corruption`` accepts.
     """
     if config.paillier_public_key is None or config.paillier_key_share is None:
         return None
     from fedseal.client.paillier_silo import PaillierSilo
     from fedseal.deploy.paillier_keys import load_deployment_key, load_key_share
+    from fedseal.secagg.paillier import MIN_SECURE_KEY_BITS
 
     key = load_deployment_key(
-        config.paillier_public_key, deployment_id=config.deployment_id, silos=tuple(directory)
+        config.paillier_public_key,
+        deployment_id=config.deployment_id,
+        silos=tuple(directory),
+        min_bits=0 if config.paillier_allow_insecure_bits else MIN_SECURE_KEY_BITS,
     )
     return PaillierSilo(
         silo=config.silo,

@@ -399,6 +399,11 @@ class SiloConfig:
         The deployment's ``paillier-public.json`` and this silo's ``paillier-share.key``
         (mode 0600), written by ``fedseal provision --paillier``. Both or neither; without
         them the silo abstains from ``aggregation = "paillier"`` rounds.
+    paillier_allow_insecure_bits : bool
+        Accept a deployment Paillier key below
+        :data:`~fedseal.secagg.paillier.MIN_SECURE_KEY_BITS` (2048) bits. False by default:
+        the silo refuses to load a smaller key. ``fedseal provision --paillier`` sets it only
+        when it dealt such a key (``paillier_allow_insecure_bits``, tests only).
 
     Raises
     ------
@@ -427,11 +432,13 @@ class SiloConfig:
     allow_plaintext: bool = False
     paillier_public_key: Path | None = None
     paillier_key_share: Path | None = None
+    paillier_allow_insecure_bits: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        if not isinstance(self.allow_plaintext, bool):
-            raise ConfigError(f"allow_plaintext must be a bool, got {self.allow_plaintext!r}")
+        for flag in ("allow_plaintext", "paillier_allow_insecure_bits"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"{flag} must be a bool, got {getattr(self, flag)!r}")
         check_deployment_id(self.deployment_id)
         check_silo_name(self.silo, "silo")
         check_address("server_address", self.server_address, allow_port_zero=False)

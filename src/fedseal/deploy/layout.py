@@ -77,6 +77,7 @@ _COMMENTS = {
     ),
     "paillier_public_key": "the deployment's threshold Paillier public key (public)",
     "paillier_key_share": "this silo's Paillier key share: secret (0600); keep it on this silo",
+    "paillier_allow_insecure_bits": "accept a Paillier key below 2048 bits: INSECURE, tests only",
     "identities": "Ed25519 public keys of the silos (hex): the secure-aggregation directory",
     "server_name": "name the server's TLS certificate must carry",
     "server_identity": "the server's Ed25519 public key (hex): verifies its audit checkpoints",

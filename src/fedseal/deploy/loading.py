@@ -76,6 +76,7 @@ _SILO: dict[str, str] = _COMMON | {
     "allow_plaintext": _BOOL,
     "paillier_public_key": _STR,
     "paillier_key_share": _STR,
+    "paillier_allow_insecure_bits": _BOOL,
 }
 #: Keys of earlier versions -> their new name (refused with a pointer to the new key).
 _RENAMED = {"min_silos": "min_participants"}

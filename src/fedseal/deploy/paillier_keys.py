@@ -252,7 +252,7 @@ def install_key_files(server_dir: Path, silo_dirs: Mapping[str, Path], dealt: De
 
 
 def load_deployment_key(
-    path: Path, *, deployment_id: str, silos: Sequence[str] | None = None
+    path: Path, *, deployment_id: str, silos: Sequence[str] | None = None, min_bits: int = 0
 ) -> DeploymentKey:
     """Read ``paillier-public.json`` and check it belongs to this deployment.
 
@@ -264,12 +264,17 @@ def load_deployment_key(
         The deployment of the config that names the file.
     silos : sequence of str, optional
         The deployment's silos; every party of the key must be one of them.
+    min_bits : int
+        Smallest modulus size accepted. A silo passes
+        :data:`~fedseal.secagg.paillier.MIN_SECURE_KEY_BITS` unless its ``silo.toml`` sets
+        ``paillier_allow_insecure_bits``; 0 (the default) accepts any size the key format does.
 
     Raises
     ------
     ConfigError
-        If the file is unreadable or malformed, its key id does not match its key, or it was
-        dealt for another deployment or for silos the deployment does not have.
+        If the file is unreadable or malformed, its key id does not match its key, its modulus
+        is below ``min_bits``, or it was dealt for another deployment or for silos the
+        deployment does not have.
     """
     from fedseal.secagg.paillier import ThresholdPublicKey
 
@@ -300,6 +305,12 @@ def load_deployment_key(
                 f"Paillier public key {path} gives a share to {unknown[0]!r}, which is not a "
                 "silo of this deployment"
             )
+    bits = key.public_key.key_bits
+    if bits < min_bits:
+        raise ConfigError(
+            f"Paillier public key {path} is a {bits}-bit key, below the minimum of {min_bits} "
+            "bits: deal a new key with `fedseal provision --redeal-paillier`"
+        )
     return key
 
 

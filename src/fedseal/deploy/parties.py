@@ -94,7 +94,16 @@ def audit_dealt(audit: AuditLog, deployment: str, dealt: DealtKey) -> None:
 
 
 def set_paillier_paths(doc: dict[str, object], dealt: DealtKey, *, silo: bool) -> None:
-    """Point a server (or silo) config document at the dealt key's files."""
+    """Point a server (or silo) config document at the dealt key's files.
+
+    A silo document also gets ``paillier_allow_insecure_bits``: true exactly when the dealt key
+    is below ``MIN_SECURE_KEY_BITS`` (dealt with ``paillier_allow_insecure_bits``, tests only),
+    since the silo refuses to load such a key otherwise; false again after a re-deal.
+    """
+    from fedseal.secagg.paillier import MIN_SECURE_KEY_BITS
+
     doc["paillier_public_key"] = dealt.public_name
     if silo:
         doc["paillier_key_share"] = dealt.share_name
+        insecure = dealt.key.public_key.key_bits < MIN_SECURE_KEY_BITS
+        doc["paillier_allow_insecure_bits"] = insecure

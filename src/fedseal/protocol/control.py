@@ -160,30 +160,38 @@ class PlaintextInput:
 class PaillierInput:
     """C -> S: the encoded contribution, packed and encrypted under the threshold key.
 
-    ``ciphertexts`` is ``EncryptedVector.to_bytes`` (fixed-width ciphertexts); ``signature`` is
-    the sender's Ed25519 signature over :meth:`signed_payload`, so that the server can forward
-    the contribution to the other silos but cannot alter, drop-and-replace or replay it.
+    ``ciphertexts`` is ``EncryptedVector.to_bytes`` (fixed-width ciphertexts); ``proof`` is
+    ``PlaintextProof.to_bytes``: the sender's proof that it knows every plaintext, bound to the
+    deployment, round, sender and key (:mod:`fedseal.secagg.paillier.plaintext_proof`), so a
+    silo cannot submit a value derived from others' ciphertexts; ``signature`` is the sender's
+    Ed25519 signature over :meth:`signed_payload`, so that the server can forward the
+    contribution to the other silos but cannot alter, drop-and-replace or replay it.
     """
 
     deployment_id: str
     round_id: int
     sender: str
     ciphertexts: bytes
+    proof: bytes
     signature: bytes
 
     def signed_payload(self) -> bytes:
-        """What ``signature`` signs: deployment, round, sender and SHA-256 of the ciphertexts."""
+        """What ``signature`` signs: deployment, round, sender, SHA-256 of ciphertexts and proof."""
         return paillier_input_payload(
-            self.deployment_id, self.round_id, self.sender, self.ciphertexts
+            self.deployment_id, self.round_id, self.sender, self.ciphertexts, self.proof
         )
 
 
 def paillier_input_payload(
-    deployment_id: str, round_id: int, sender: str, ciphertexts: bytes
+    deployment_id: str, round_id: int, sender: str, ciphertexts: bytes, proof: bytes
 ) -> bytes:
-    """``signing_payload("fedseal/paillier-input", deployment, round, sender, sha256(ct))``."""
+    """``signing_payload("fedseal/paillier-input", deployment, round, sender, sha256(ct),
+    sha256(proof))``."""
     digest = hashlib.sha256(ciphertexts).digest()
-    return signing_payload(PAILLIER_INPUT_PURPOSE, deployment_id, round_id, sender, digest)
+    proof_digest = hashlib.sha256(proof).digest()
+    return signing_payload(
+        PAILLIER_INPUT_PURPOSE, deployment_id, round_id, sender, digest, proof_digest
+    )
 
 
 @dataclass(frozen=True)

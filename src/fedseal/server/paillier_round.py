@@ -8,9 +8,11 @@ decryption of Damgård and Jurik 2001 §4 after Shoup 2000). A round, after the 
 
 1. **Inputs** (during the train phase): each :class:`~fedseal.protocol.control.PaillierInput`
    is checked before it touches the round (sender = the authenticated silo, deployment and round
-   ids, one input per silo, the silo's Ed25519 signature, ciphertexts in ``Z*_{N^2}``) and then
-   multiplied into a :class:`~fedseal.secagg.paillier.CiphertextSum` at once, so memory is one
-   aggregate whatever the number of silos. The signed bytes are kept for step 2. A silo that
+   ids, one input per silo, the silo's Ed25519 signature, ciphertexts in ``Z*_{N^2}`` and not
+   a copy of another silo's, and the sender's proof of plaintext knowledge bound to this
+   deployment, round and sender) and then multiplied into a
+   :class:`~fedseal.secagg.paillier.CiphertextSum` at once, so memory is one aggregate
+   whatever the number of silos. The signed bytes are kept for step 2. A silo that
    sent nothing is simply not in the sum: dropouts cost nothing.
 2. **Decrypt**: one :class:`~fedseal.protocol.control.DecryptRequest` with every contribution
    goes to every contributor; each silo re-checks the contributions and recomputes the aggregate
@@ -48,9 +50,13 @@ from fedseal.secagg.paillier import (
     EncryptedVector,
     PackingLayout,
     PartialDecryption,
+    PlaintextProof,
+    ProofContext,
+    check_elements,
     combine,
     verify_partial,
 )
+from fedseal.secagg.paillier.plaintext_proof import verify as verify_proof
 from fedseal.secagg.quantize import QuantizationSpec
 
 if TYPE_CHECKING:
@@ -176,10 +182,22 @@ class PaillierRound:
             identity.verify(message.signed_payload(), message.signature)
         except AuthenticationError:
             raise ProtocolViolation("the input's signature does not verify") from None
+        if any(other.ciphertexts == message.ciphertexts for other in self._inputs.values()):
+            raise ProtocolViolation("the same ciphertexts as another silo's input")
         vector = EncryptedVector.from_bytes(
             message.ciphertexts, public_key=public, key_id=public.key_id, round_id=self.round_id
         )
-        self._sum.add(vector)  # checks every element first; unchanged on error
+        check_elements(
+            vector.ciphertexts, public, key_id=vector.key_id, round_id=vector.round_id,
+            expected_round=self.round_id, expected_count=setup.layout.count,
+        )  # fmt: skip
+        # A sender must know what it encrypted: an input derived from other silos'
+        # ciphertexts, an old round's, or another silo's has no proof (docs/paillier.md).
+        proof = PlaintextProof.from_bytes(message.proof, public)
+        context = ProofContext(setup.deployment_id, self.round_id, silo)
+        if not verify_proof(public, vector.ciphertexts, proof, context=context):
+            raise ProtocolViolation("the proof of plaintext knowledge does not verify")
+        self._sum.add(vector)  # unchanged on error
         self._inputs[silo] = message
 
     def decrypt_request(self) -> c.DecryptRequest:

@@ -9,7 +9,9 @@ Theory of operation: conversion is driven by one table, :data:`_CODECS`, from a 
 name to the codec of its value (a name means the same thing in every message). Fields not in
 the table are scalars (``str``, ``bytes``, ``int``, ``float``) and are copied as they are. A
 field checked in one message only is looked up first in :data:`_MESSAGE_CODECS`, by (dataclass,
-field name): today only ``ShareKeys.signature``, which must be 64 bytes. Nested dataclasses
+field name): ``ShareKeys.signature``, which must be 64 bytes, and ``PaillierInput.proof``, which
+must be 1 to ``MAX_PROOF_BYTES`` bytes (its exact size depends on the deployment key, which
+serde does not know; the session checks it). Nested dataclasses
 (``RoundParams``, ``EncryptedShare``, ``AdvertiseKeys``, ``QuantizationSpec``, the
 ``PaillierInput`` list of a ``DecryptRequest``) go through the same two functions,
 :func:`_to_pb` and :func:`_from_pb`.
@@ -18,7 +20,8 @@ Decoding treats its input as hostile: whatever is wrong with it (unparsable byte
 the envelope, a missing sub-message, a vector whose dtype the field does not allow or whose byte
 count is not ``length * itemsize``, a round id outside ``0..MAX_ROUND_ID``, an unknown
 ``GraphKind``, a ``QuantizationSpec`` its constructor refuses, a share commitment that is not 32
-bytes, a ``ShareKeys`` signature that is not 64 bytes, a ``rejected`` list with an invalid or
+bytes, a ``ShareKeys`` signature that is not 64 bytes, a ``PaillierInput`` proof that is empty
+or longer than ``MAX_PROOF_BYTES``, a ``rejected`` list with an invalid or
 repeated silo name or more than ``MAX_NAMES`` of them) raises
 :class:`~fedseal.errors.ProtocolViolation` and nothing else. Vectors travel as raw little-endian
 bytes and are decoded into fresh, writable, native-order 1-D arrays; nothing is ever pickled.
@@ -46,6 +49,7 @@ from fedseal.secagg.quantize import QuantizationSpec
 
 __all__ = [
     "MAX_NAMES",
+    "MAX_PROOF_BYTES",
     "MAX_ROUND_ID",
     "decode_to_server",
     "decode_to_silo",
@@ -57,6 +61,9 @@ __all__ = [
 MAX_ROUND_ID = 2**53 - 1
 #: Most silo names a checked name list (``MaskedInput.rejected``) may hold.
 MAX_NAMES = 100_000
+#: Most bytes a ``PaillierInput.proof`` may hold: ``PlaintextProof.to_bytes`` is
+#: ``|N^2| + 2 |N|`` bytes, i.e. 4096 bytes for an 8192-bit key.
+MAX_PROOF_BYTES = 4096
 #: Bytes of a SHA-256 share commitment and of an Ed25519 signature.
 _COMMITMENT_SIZE = 32
 _SIGNATURE_SIZE = 64
@@ -177,6 +184,21 @@ def _fixed_bytes_codec(size: int) -> tuple[_Enc, _Dec]:
     return encode, decode
 
 
+def _bounded_bytes_codec(low: int, high: int) -> tuple[_Enc, _Dec]:
+    def encode(out: Any, name: str, value: Any) -> None:
+        if not low <= len(value) <= high:
+            raise ConfigError(f"{name} must be {low} to {high} bytes, got {len(value)}")
+        setattr(out, name, value)
+
+    def decode(msg: Any, name: str) -> Any:
+        value = getattr(msg, name)
+        if not low <= len(value) <= high:
+            raise ProtocolViolation(f"{name} must be {low} to {high} bytes, got {len(value)}")
+        return value
+
+    return encode, decode
+
+
 def _check_silo_names(value: tuple[Any, ...], name: str, error: type[Exception]) -> None:
     # The messages name neither the offending entry nor its length: it may be hostile.
     if len(value) > MAX_NAMES:
@@ -256,6 +278,7 @@ _CODECS: dict[str, tuple[_Enc, _Dec]] = {
 #: (dataclass, field name) -> codec, for a field checked in one message only; before _CODECS.
 _MESSAGE_CODECS: dict[tuple[type[Any], str], tuple[_Enc, _Dec]] = {
     (m.ShareKeys, "signature"): _fixed_bytes_codec(_SIGNATURE_SIZE),
+    (c.PaillierInput, "proof"): _bounded_bytes_codec(1, MAX_PROOF_BYTES),
 }
 
 _SCALAR: tuple[_Enc, _Dec] = (setattr, getattr)

@@ -39,6 +39,7 @@ from fedseal.secagg.paillier.dealer import (
 from fedseal.secagg.paillier.encrypt import Encryptor
 from fedseal.secagg.paillier.keys import MIN_SECURE_KEY_BITS, KeyShare, ThresholdPublicKey
 from fedseal.secagg.paillier.packing import PackingLayout
+from fedseal.secagg.paillier.plaintext_proof import PlaintextProof, ProofContext
 from fedseal.secagg.paillier.proofs import DecryptionProof
 from fedseal.secagg.paillier.threshold import (
     Decryption,
@@ -59,7 +60,9 @@ __all__ = [
     "KeyShare",
     "PackingLayout",
     "PartialDecryption",
+    "PlaintextProof",
     "PrimeFactors",
+    "ProofContext",
     "ThresholdPublicKey",
     "check_elements",
     "combine",

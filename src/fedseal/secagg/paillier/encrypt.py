@@ -8,6 +8,10 @@ idle (:meth:`Encryptor.precompute`) and the online cost per ciphertext is one mu
 Each pool entry is used for exactly one ciphertext and then dropped: reusing ``r^N`` for two
 ciphertexts would reveal the difference of their plaintexts. Semantic security rests on the
 decisional composite residuosity assumption (Paillier 1999, §4).
+
+:meth:`Encryptor.encrypt_and_prove` also proves knowledge of every plaintext
+(:mod:`~fedseal.secagg.paillier.plaintext_proof`); the pool keeps each ``r`` beside ``r^N``
+for that, and the proof's own ``s^N`` is precomputed with it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ from fedseal.secagg.paillier._arith import parallel_map, random_unit
 from fedseal.secagg.paillier.ciphertext import EncryptedVector
 from fedseal.secagg.paillier.keys import ThresholdPublicKey
 from fedseal.secagg.paillier.packing import PackingLayout
+from fedseal.secagg.paillier.plaintext_proof import (
+    PlaintextProof,
+    ProofContext,
+    commitment_randomness,
+    prove,
+)
 
 __all__ = ["Encryptor"]
 
@@ -46,20 +56,21 @@ class Encryptor:
     with it. It lives only in this object's memory (no repr, no pickling); Python cannot wipe it.
     """
 
-    __slots__ = ("_generated_online", "_key", "_pool", "_rng")
+    __slots__ = ("_commitments", "_generated_online", "_key", "_pool", "_rng")
 
     def __init__(self, public_key: ThresholdPublicKey, rng: RandomSource) -> None:
         self._key = public_key
         self._rng = rng
-        self._pool: list[Any] = []
+        self._pool: list[tuple[Any, Any]] = []  # (r, r^N mod N^2)
+        self._commitments: list[tuple[Any, Any]] = []  # (s, s^N mod N^2), one per proof
         self._generated_online = 0
 
-    def _make(self, count: int, executor: Executor | None) -> list[Any]:
+    def _make(self, count: int, executor: Executor | None) -> list[tuple[Any, Any]]:
         n, n2 = self._key.n, self._key.n_squared
         rs = [random_unit(n, self._rng) for _ in range(count)]
 
-        def power(chunk: Sequence[Any]) -> list[Any]:
-            return [gmpy2.powmod(r, n, n2) for r in chunk]
+        def power(chunk: Sequence[Any]) -> list[tuple[Any, Any]]:
+            return [(r, gmpy2.powmod(r, n, n2)) for r in chunk]
 
         return parallel_map(power, rs, executor)
 
@@ -72,6 +83,8 @@ class Encryptor:
         if count < 0:
             raise ConfigError(f"count must be >= 0, got {count}")
         self._pool.extend(self._make(count, executor))
+        if not self._commitments:
+            self._commitments.append(commitment_randomness(self._key, self._rng))
 
     @property
     def precomputed(self) -> int:
@@ -81,7 +94,9 @@ class Encryptor:
     @property
     def precomputed_bytes(self) -> int:
         """Memory held by the pool: about ``2 |N| / 8`` bytes plus object overhead per entry."""
-        return sum(sys.getsizeof(x) for x in self._pool) + sys.getsizeof(self._pool)
+        return sum(sys.getsizeof(r) + sys.getsizeof(rn) for r, rn in self._pool) + sys.getsizeof(
+            self._pool
+        )
 
     @property
     def generated_online(self) -> int:
@@ -102,6 +117,32 @@ class Encryptor:
             If ``values`` does not fit ``layout`` (see ``PackingLayout.pack``) or ``layout``
             was made for another key size.
         """
+        vector, _, _ = self._encrypt(values, layout, round_id=round_id)
+        return vector
+
+    def encrypt_and_prove(
+        self,
+        values: npt.NDArray[Any],
+        layout: PackingLayout,
+        *,
+        context: ProofContext,
+        executor: Executor | None = None,
+    ) -> tuple[EncryptedVector, PlaintextProof]:
+        """:meth:`encrypt`, plus a proof of knowledge of every plaintext bound to ``context``.
+
+        The randomness of both is used once and dropped.
+        """
+        vector, plaintexts, rs = self._encrypt(values, layout, round_id=context.round_id)
+        pair = self._commitments.pop() if self._commitments else None
+        proof = prove(
+            self._key, vector.ciphertexts, plaintexts, rs, context=context, rng=self._rng,
+            commitment_pair=pair,
+        )  # fmt: skip
+        return vector, proof
+
+    def _encrypt(
+        self, values: npt.NDArray[Any], layout: PackingLayout, *, round_id: int
+    ) -> tuple[EncryptedVector, list[int], list[Any]]:
         if layout.plaintext_bits != self._key.key_bits - 1:
             raise ConfigError("layout was made for another key size")
         plaintexts = layout.pack(values)
@@ -110,11 +151,14 @@ class Encryptor:
             self._pool.extend(self._make(missing, None))
             self._generated_online += missing
         n, n2 = self._key.n, self._key.n_squared
-        out = []
+        out, rs = [], []
         for x in plaintexts:
             # pop() removes the entry: a precomputed r^N is never used twice.
-            out.append(int((1 + x * n) * self._pool.pop() % n2))
-        return EncryptedVector(key_id=self._key.key_id, round_id=round_id, ciphertexts=tuple(out))
+            r, r_n = self._pool.pop()
+            out.append(int((1 + x * n) * r_n % n2))
+            rs.append(r)
+        vector = EncryptedVector(key_id=self._key.key_id, round_id=round_id, ciphertexts=tuple(out))
+        return vector, [int(x) for x in plaintexts], rs
 
     def __repr__(self) -> str:
         return f"Encryptor(key_id={self._key.key_id.hex()[:16]}, precomputed={len(self._pool)})"

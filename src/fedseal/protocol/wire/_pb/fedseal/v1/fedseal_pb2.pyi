@@ -265,18 +265,20 @@ class PlaintextInput(_message.Message):
     def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., sender: _Optional[str] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
 
 class PaillierInput(_message.Message):
-    __slots__ = ("deployment_id", "round_id", "sender", "ciphertexts", "signature")
+    __slots__ = ("deployment_id", "round_id", "sender", "ciphertexts", "signature", "proof")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     ROUND_ID_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
     CIPHERTEXTS_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
     round_id: int
     sender: str
     ciphertexts: bytes
     signature: bytes
-    def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., sender: _Optional[str] = ..., ciphertexts: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    proof: bytes
+    def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., sender: _Optional[str] = ..., ciphertexts: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., proof: _Optional[bytes] = ...) -> None: ...
 
 class DecryptRequest(_message.Message):
     __slots__ = ("deployment_id", "round_id", "contributions")
