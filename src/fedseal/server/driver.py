@@ -293,7 +293,9 @@ class RoundDriver:
                 ready.append(silo)
             elif isinstance(payload, c.PaillierInput) and paillier is not None:
                 try:
-                    paillier.add_input(silo, payload)
+                    # Its proof check takes a fraction of a second: off the event loop, so the
+                    # transport keeps serving; inputs are still added one at a time.
+                    await asyncio.to_thread(paillier.add_input, silo, payload)
                 except FedsealError as exc:
                     self._drop(summary, silo, "train", f"invalid Paillier input: {exc}")
                     continue
