@@ -9,8 +9,13 @@ Theory of operation
 - ``TrainRequest``: refuse a round id that is not newer than the last one this silo joined
   (persisted in ``state_dir/silo-state.json`` *before* anything is trained, so a restart never
   joins the same round twice), refuse plaintext aggregation unless the silo's own config allows
-  it, evaluate the global model, train, encode ``[w*update, w, w*metrics]`` and keep it for the
-  SecAgg session (answer ``TrainReady``). A privacy-budget refusal answers ``Abstain``.
+  it, and refuse a model it already helped unmask a sum on. In masking mode it answers
+  ``TrainReady`` at once and **trains only when the shares arrive**: by then the round has
+  passed this silo's policy and at least ``t`` silos have committed keys, so a round refused or
+  aborted in stages 0-1 costs no privacy budget. It then evaluates the global model, trains and
+  encodes ``[w*update, w, w*metrics]`` for the session; if it cannot (privacy budget, the app
+  failed) it leaves the round and the others recover its masks. In Paillier and plaintext mode
+  it trains at once. A privacy-budget refusal is audited.
 - SecAgg messages go to the round's session; a protocol violation ends the session (its secrets
   are dropped) and answers ``AbortRound``.
 - ``CheckpointRequest``: verify the server's signed audit checkpoint against the server's
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from fedseal.audit import events as ev
 from fedseal.audit.canonical import decode_canonical
@@ -104,6 +110,7 @@ class SiloAgent:
         self._releases = FileReleaseLedger(state_dir / "released-models.json")
         self.last_round = self._load_last_round()
         self._session: ClientSession | None = None
+        self._pending: c.TrainRequest | None = None  # masking: trained at ShareDelivery
         self._paillier = paillier
         self._fault = os.environ.get(FAULT_ENV, "")
 
@@ -125,6 +132,7 @@ class SiloAgent:
     def connection_lost(self) -> None:
         """The stream broke: abandon the round in progress (its secrets are dropped)."""
         self._session = None
+        self._pending = None
         if self._paillier is not None:
             self._paillier.end_round()
 
@@ -172,11 +180,38 @@ class SiloAgent:
             return abstain("this silo already helped unmask a sum on this model")
         previous = self.last_round
         self._save_last_round(req.round_id)
-        self._session = None
+        self._session, self._pending = None, None
         if self._paillier is not None:
             self._paillier.end_round()
         if req.aggregation == "paillier" and (refusal := self._begin_paillier(req)):
             return abstain(refusal)
+        if req.aggregation == "masking":
+            # Train only once the round has passed this silo's policy and at least t silos have
+            # committed keys (stages 0-1): a round that aborts before then costs no budget.
+            self._session = ClientSession(
+                silo_id=self.silo,
+                deployment_id=self.deployment_id,
+                identity_key=self._identity,
+                directory=self._directory,
+                rng=self._rng,
+                policy=self._policy,
+                last_round=previous,
+                train_digest=req.digest(),
+                model_digest=model,
+                releases=self._releases,
+            )
+            self._pending = req
+            return [c.TrainReady(self.deployment_id, req.round_id, self.silo)]
+        encoded = self._train(req)
+        if isinstance(encoded, str):
+            return abstain(encoded)
+        if req.aggregation == "none":
+            return [c.PlaintextInput(self.deployment_id, req.round_id, self.silo, encoded)]
+        assert self._paillier is not None
+        return [self._paillier.contribute(encoded)]
+
+    def _train(self, req: c.TrainRequest) -> npt.NDArray[Any] | str:
+        """Evaluate, train and encode; returns the encoded vector, or why the silo cannot."""
         config = {"round": req.round_id, **dict(req.config)}
         weights = np.asarray(req.weights, dtype=np.float64)
         try:
@@ -190,10 +225,10 @@ class SiloAgent:
                 silo=self.silo,
                 reason=str(exc)[:300],
             )
-            return abstain(f"privacy budget: {exc}")
+            return f"privacy budget: {exc}"
         except Exception as exc:  # the app is user code: one failed round must not end the silo
             log.exception("round %d: the app failed", req.round_id)
-            return abstain(f"the silo's app failed: {type(exc).__name__}")
+            return f"the silo's app failed: {type(exc).__name__}"
         if "epsilon" in fit_metrics:
             self._audit_event(
                 ev.DP_EPSILON_SPENT, req.round_id, silo=self.silo,
@@ -205,28 +240,9 @@ class SiloAgent:
         weight = max(1, min(int(n), spec.max_weight))
         metrics = [float(loss), float(eval_metrics.get("accuracy", 0.0))]
         try:
-            encoded = spec.encode(update, weight=weight, metrics=metrics, rng=self._rng)
+            return spec.encode(update, weight=weight, metrics=metrics, rng=self._rng)
         except ConfigError as exc:  # NaN/inf in the update, or a malformed one
-            return abstain(f"cannot encode this round's update: {exc}")
-        if req.aggregation == "none":
-            return [c.PlaintextInput(self.deployment_id, req.round_id, self.silo, encoded)]
-        if req.aggregation == "paillier" and self._paillier is not None:
-            return [self._paillier.contribute(encoded)]
-        session = ClientSession(
-            silo_id=self.silo,
-            deployment_id=self.deployment_id,
-            identity_key=self._identity,
-            directory=self._directory,
-            rng=self._rng,
-            policy=self._policy,
-            last_round=previous,
-            train_digest=req.digest(),
-            model_digest=model,
-            releases=self._releases,
-        )
-        session.provide_input(encoded)
-        self._session = session
-        return [c.TrainReady(self.deployment_id, req.round_id, self.silo)]
+            return f"cannot encode this round's update: {exc}"
 
     def _begin_paillier(self, req: c.TrainRequest) -> str | None:
         """Start the Paillier round; returns why this silo cannot join it, or None."""
@@ -282,14 +298,21 @@ class SiloAgent:
         if isinstance(message, m.ShareDelivery) and self._fault == f"kill-after-share:{round_id}":
             log.warning("fault injection: killing this silo after it shared its keys")
             os.kill(os.getpid(), signal.SIGKILL)
+        if isinstance(message, m.ShareDelivery) and self._pending is not None:
+            refusal = self._train_for(session, self._pending)
+            self._pending = None
+            if refusal is not None:
+                self._session = None  # its shares were dealt: the others recover its masks
+                log.warning("round %d: leaving the round: %s", round_id, refusal)
+                return [m.AbortRound(self.deployment_id, round_id, refusal[:200])]
         try:
             replies = session.receive(message)  # type: ignore[arg-type]
         except RoundAbortedError as exc:
-            self._session = None
+            self._session, self._pending = None, None
             log.warning("round %d aborted: %s", round_id, exc)
             return []
         except ProtocolViolation as exc:
-            self._session = None
+            self._session, self._pending = None, None
             log.error("round %d: server violated the protocol: %s", round_id, exc)
             event = ev.ROUND_STARTED if isinstance(message, m.BeginRound) else ev.UNMASK_REFUSED
             self._audit_event(event, round_id, ev.REFUSED, silo=self.silo, reason=str(exc)[:300])
@@ -304,6 +327,17 @@ class SiloAgent:
             self._audit_event(ev.UNMASK_ANSWERED, round_id, silo=self.silo)
             self._session = None
         return list(replies)  # type: ignore[arg-type]
+
+    def _train_for(self, session: ClientSession, req: c.TrainRequest) -> str | None:
+        """Train now that the round has passed stages 0-1; returns why not, or None."""
+        encoded = self._train(req)
+        if isinstance(encoded, str):
+            return encoded
+        try:
+            session.provide_input(encoded)
+        except ConfigError as exc:
+            return f"the update does not fit the round: {exc}"
+        return None
 
     # -- attestation --------------------------------------------------------------------------
 

@@ -12,9 +12,11 @@ A round (``protocol/control.py`` describes its messages):
 
 1. the round id is made durable (:class:`~fedseal.server.state.ServerState`), then every connected
    silo gets a ``TrainRequest``; answers are collected until ``train_timeout_s``;
-2. the silos that answered ``TrainReady`` run the five SecAgg stages; a stage closes when all
-   answered or after ``stage_timeout_s``, a disconnect or a malformed message makes that silo a
-   dropout of the stage (``aggregation = "paillier"`` multiplies the silos' encrypted inputs as
+2. the silos that answered ``TrainReady`` (in masking mode: ready to join; they train only
+   once the shares are delivered, so the masked-input stage gets ``train_timeout_s`` on top)
+   run the five SecAgg stages; a stage closes when all answered or after ``stage_timeout_s``,
+   a disconnect or a malformed message makes that silo a dropout of the stage
+   (``aggregation = "paillier"`` multiplies the silos' encrypted inputs as
    they arrive and has the contributors decrypt the sum, :mod:`fedseal.server.paillier_round`;
    ``aggregation = "none"`` sums ``PlaintextInput`` instead: insecure);
 3. the decoded sum moves the global model (:class:`~fedseal.server.strategy.FedAvg`), the model
@@ -358,7 +360,7 @@ class RoundDriver:
                 self._drop(summary, d.silo, d.stage.value, d.reason)
             if session.stage is not stage:
                 self._audit_stage(summary.round_id, stage, session)
-                stage, deadline = session.stage, self._clock() + cfg.stage_timeout_s
+                stage, deadline = session.stage, self._clock() + self._stage_time(session.stage)
             self._dispatch(out)
         lost = {d.silo for d in session.dropouts if d.stage in _BEFORE_MASKING}
         summary.survivors = tuple(s for s in ready if s not in lost)
@@ -397,6 +399,14 @@ class RoundDriver:
             summary.round_id, len(paillier.contributors), list(decryption.used),
         )  # fmt: skip
         return total
+
+    def _stage_time(self, stage: ServerStage) -> float:
+        # Silos train between the shares' delivery and their masked input (so that a round
+        # that fails in stages 0-1 costs them no privacy budget): that stage gets both budgets.
+        cfg = self.config
+        if stage is ServerStage.MASKED_INPUT:
+            return cfg.train_timeout_s + cfg.stage_timeout_s
+        return cfg.stage_timeout_s
 
     def _audit_stage(self, round_id: int, closed: ServerStage, session: ServerSession) -> None:
         active = len(session.params.participants) - len(session.dropouts)
