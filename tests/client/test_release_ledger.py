@@ -153,6 +153,7 @@ def _agents(
             state_dir=state / s,
             audit=audit if i == 0 else None,
             policy=policy,
+            fedavg_weight=10 + i,  # declared, as the app's example count
         )
         for i, s in enumerate(NAMES)
     }

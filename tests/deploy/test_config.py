@@ -192,6 +192,8 @@ def test_wrapping_check_passes_with_a_64_bit_modulus(dep: ProvisionResult, tmp_p
         ({"full_graph_max": 1.5}, "full_graph_max must be an integer"),
         ({"identities": {"alpha": KEY_A}}, r"identities has 1 silo\(s\); a deployment needs at le"),
         ({"reconnect_max_s": 0}, "reconnect_max_s must be"),
+        ({"fedavg_weight": 0}, "fedavg_weight must be >= 1"),
+        ({"fedavg_weight": 2.5}, "fedavg_weight must be an integer"),
         ({"dp": {"enabeld": False}}, r"\[dp\]: unknown key 'enabeld' \(did you mean 'enabled'\?\)"),
         ({"dp": {"enabled": "yes"}}, r"\[dp\]: enabled must be true or false"),
         ({"dp": {"delta": 2.0}}, r"\[dp\]: delta must satisfy 0 < delta < 1"),
@@ -199,6 +201,7 @@ def test_wrapping_check_passes_with_a_64_bit_modulus(dep: ProvisionResult, tmp_p
         ({"dp": {"target_epsilon": 3.0}}, r"\[dp\]: give exactly one of"),
         ({"dp": {"planned_rounds": 3}}, r"\[dp\]: planned_rounds is only used with target_eps"),
         ({"dp": {"epsilon_budget": -1}}, r"\[dp\]: epsilon_budget must be"),
+        ({"dp": {"allow_budget_increase": 1}}, r"\[dp\]: allow_budget_increase must be"),
         ({"tls": "silo.crt"}, "tls must be a table"),
         ({"identities": {"alpha": KEY_A, "beta": KEY_A}}, "the same public key"),
     ],
@@ -238,6 +241,11 @@ def test_dp_settings() -> None:
     )
     with pytest.raises(ConfigError, match="max_grad_norm"):
         DPSettings(max_grad_norm=0)
+    assert DPSettings().to_dp_config() == DPConfig(epsilon_budget=8.0, noise_multiplier=1.0)
+    raise_ok = DPSettings(epsilon_budget=9.0, allow_budget_increase=True).to_dp_config()
+    assert raise_ok is not None and raise_ok.allow_budget_increase
+    with pytest.raises(ConfigError, match="allow_budget_increase must be a bool"):
+        DPSettings(allow_budget_increase="yes")  # type: ignore[arg-type]
 
 
 def test_direct_construction_is_validated_too(tmp_path: Path) -> None:

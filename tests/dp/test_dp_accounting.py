@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 from fedseal.dp import DPConfig
-from fedseal.dp.accounting import compose, epsilon, make_accountant, noise_multiplier_for
+from fedseal.dp.accounting import (
+    compose,
+    epsilon,
+    make_accountant,
+    noise_multiplier_for,
+    rounds_affordable,
+)
+from fedseal.dp.ledger import RoundRecord
 from fedseal.errors import ConfigError
 
 
@@ -94,3 +103,35 @@ def test_noise_multiplier_from_target_epsilon(accountant: str, sigma: float) -> 
 def test_noise_multiplier_given_directly() -> None:
     config = DPConfig(epsilon_budget=8.0, noise_multiplier=0.7)
     assert noise_multiplier_for(config, sample_rate=0.5, steps_per_round=3) == 0.7
+
+
+@pytest.mark.parametrize("accountant", ["rdp", "prv"])
+def test_rounds_affordable_is_the_largest_count_under_budget(accountant: str) -> None:
+    history = [
+        RoundRecord(0, "t", "done", 40, 0.05, 2.0, 1.0, 1e-5, accountant, 0.0, 1),
+        RoundRecord(1, "t", "begun", 10, 0.1, 1.2, 1.0, 1e-5, accountant, 0.0, 2),
+    ]
+    setting = {"noise_multiplier": 1.2, "sample_rate": 0.1, "steps": 10}
+    entries = [(2.0, 0.05, 40), (1.2, 0.1, 10)]
+
+    def eps(k: int) -> float:
+        return epsilon([*entries, (1.2, 0.1, 10 * k)], delta=1e-5, accountant=accountant)
+
+    for budget in (eps(1) - 1e-9, eps(1), eps(5) + 1e-9, (eps(6) + eps(7)) / 2):
+        k = rounds_affordable(
+            history, **setting, delta=1e-5, accountant=accountant, epsilon_budget=budget
+        )
+        assert (k == 0 or eps(k) <= budget) and eps(k + 1) > budget
+    capped = rounds_affordable(
+        history, **setting, delta=1e-5, accountant=accountant, epsilon_budget=eps(7), limit=5
+    )
+    assert capped == 5
+
+
+def test_rounds_affordable_limits() -> None:
+    kw: dict[str, Any] = {"noise_multiplier": 1.0, "sample_rate": 0.01, "steps": 1}
+    kw |= {"delta": 1e-5, "accountant": "rdp", "epsilon_budget": 1e6}
+    assert rounds_affordable([], **kw, limit=0) == 0
+    assert rounds_affordable([], **kw, limit=10_000) == 10_000
+    with pytest.raises(ConfigError, match="limit"):
+        rounds_affordable([], **kw, limit=-1)

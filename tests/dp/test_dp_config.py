@@ -33,6 +33,7 @@ def test_defaults_are_secure() -> None:
         ({"noise_multiplier": 1.0, "accountant": "gdp"}, "accountant"),
         ({"noise_multiplier": 1.0, "max_grad_norm": 0.0}, "max_grad_norm"),
         ({"noise_multiplier": 1.0, "secure_rng": "no"}, "secure_rng"),
+        ({"noise_multiplier": 1.0, "allow_budget_increase": 1}, "allow_budget_increase"),
         ({"noise_multiplier": 1.0, "planned_rounds": 3}, "planned_rounds"),
         ({}, "noise_multiplier"),
         ({"noise_multiplier": 1.0, "target_epsilon": 1.0, "planned_rounds": 1}, "noise_multiplier"),

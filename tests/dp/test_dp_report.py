@@ -60,6 +60,44 @@ def test_html_has_plot_and_statement(deployment: Path, tmp_path: Path) -> None:
     assert "bank &lt;b&gt;" in page and "bank <b>" not in page
 
 
+def test_budget_changes_are_listed_and_raises_flagged(
+    tmp_path: Path, make_trainer: Callable[..., Any]
+) -> None:
+    state = tmp_path / "one"
+    for budget in (8.0, 4.0, 3.0):  # created at 8, lowered twice
+        make_trainer(state, silo="solo", epsilon_budget=budget).ledger.close()
+    json_path, html_path = write_privacy_report(state, tmp_path / "out")
+    (silo,) = json.loads(json_path.read_text())["silos"]
+    assert [(c["old_budget"], c["new_budget"], c["increase"]) for c in silo["budget_changes"]] == [
+        (8.0, 4.0, False),
+        (4.0, 3.0, False),
+    ]
+    assert silo["budget_raised"] is False and silo["epsilon_budget"] == 3.0
+    page = html_path.read_text()
+    assert "<h2>Budget changes</h2>" in page and "8 → 4" in page
+    assert "class='raised'" not in page and "lowered" in page
+
+    make_trainer(state, silo="solo", epsilon_budget=5.0, allow_budget_increase=True).ledger.close()
+    json_path, html_path = write_privacy_report(state, tmp_path / "out")
+    (silo,) = json.loads(json_path.read_text())["silos"]
+    assert silo["budget_changes"][-1] == {
+        "time_utc": silo["budget_changes"][-1]["time_utc"],
+        "old_budget": 3.0,
+        "new_budget": 5.0,
+        "increase": True,
+    }
+    assert silo["budget_raised"] is True
+    page = html_path.read_text()
+    assert "3 → 5" in page and "(1 raised)" in page and "budget first set (8)" in page
+
+
+def test_no_budget_section_without_changes(deployment: Path, tmp_path: Path) -> None:
+    json_path, html_path = write_privacy_report(deployment, tmp_path / "out")
+    for silo in json.loads(json_path.read_text())["silos"]:
+        assert silo["budget_changes"] == [] and silo["budget_raised"] is False
+    assert "Budget changes</h2>" not in html_path.read_text()
+
+
 def test_single_silo_state_dir(tmp_path: Path, make_trainer: Callable[..., Any]) -> None:
     trainer = make_trainer(tmp_path / "one", silo="solo")
     trainer.fit(trainer.get_weights(), 0, {})

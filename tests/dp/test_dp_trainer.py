@@ -103,6 +103,42 @@ def test_target_epsilon_plan_ends_under_budget(make_trainer: Callable[..., Any])
         trainer.fit(w, 3, {})
 
 
+def test_rounds_affordable_matches_the_guard(make_trainer: Callable[..., Any]) -> None:
+    trainer = make_trainer(epsilon_budget=3.0)
+    plan = trainer.privacy_plan()
+    assert plan.rounds >= 2 and plan.epsilon_spent == 0.0 and plan.epsilon_budget == 3.0
+    assert (plan.noise_multiplier, plan.sample_rate, plan.steps_per_round) == (1.2, 0.1, 5)
+    w = trainer.get_weights()
+    for r in range(plan.rounds):
+        assert trainer.rounds_affordable() == plan.rounds - r
+        w, _, _ = trainer.fit(w, r, {})
+    assert trainer.rounds_affordable() == 0
+    with pytest.raises(PrivacyBudgetExceeded):
+        trainer.fit(w, plan.rounds, {})
+
+
+def test_rounds_affordable_with_target_epsilon_is_the_plan(
+    make_trainer: Callable[..., Any],
+) -> None:
+    trainer = make_trainer(
+        noise_multiplier=None, target_epsilon=3.0, planned_rounds=3, epsilon_budget=3.0
+    )
+    assert trainer.rounds_affordable() == 3
+
+
+def test_rounds_affordable_after_restart_limit_and_lowered_budget(
+    tmp_path: Path, make_trainer: Callable[..., Any]
+) -> None:
+    trainer = make_trainer(tmp_path / "s", epsilon_budget=1000.0)
+    trainer.fit(trainer.get_weights(), 0, {})
+    assert trainer.rounds_affordable(limit=50) == 50  # "at least 50"
+    spent = trainer.epsilon
+    trainer.ledger.close()
+    lowered = make_trainer(tmp_path / "s", epsilon_budget=spent / 2)  # below what is spent
+    plan = lowered.privacy_plan()
+    assert plan.rounds == 0 and plan.epsilon_spent == pytest.approx(spent)
+
+
 def test_demo_model_learns_breast_cancer(make_trainer: Callable[..., Any]) -> None:
     trainer = make_trainer(n=569, batch_size=32, steps_per_round=30, noise_multiplier=1.0)
     w = trainer.get_weights()

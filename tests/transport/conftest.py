@@ -42,7 +42,7 @@ def free_port() -> int:
 
 
 class FixedApp:
-    """Sends the update ``u`` (a constant per silo) with weight ``n``."""
+    """Sends the update ``u`` (a constant per silo); ``n`` is also its declared FedAvg weight."""
 
     def __init__(self, u: np.ndarray[Any, Any], n: int) -> None:
         self.u, self.n = u, n
@@ -92,16 +92,18 @@ def make_deployment(
     doc.update(server or {})
     write_config(Path(result.server_config), doc, "server")
     silos = {}
+    weights = {n: 10 + 5 * i for i, n in enumerate(names)}
     for name in names:
         path = root / "silos" / name / "silo.toml"
         silo_doc = read_raw(path)
+        silo_doc["fedavg_weight"] = weights[name]  # declared, public: FixedApp's n
         silo_doc["reconnect_max_s"] = 1.0
         silo_doc["min_participants"] = 2  # as the server's: the tests drop silos down to 2
         silo_doc["dp"] = {"enabled": False}
         write_config(path, silo_doc, name)
         silos[name] = load_silo_config(path)
     rng = np.random.default_rng(7)
-    apps = {n: FixedApp(rng.uniform(-0.5, 0.5, DIM), 10 + 5 * i) for i, n in enumerate(names)}
+    apps = {n: FixedApp(rng.uniform(-0.5, 0.5, DIM), weights[n]) for n in names}
     init = root / "init.npy"
     np.save(init, np.zeros(DIM), allow_pickle=False)
     return Deployment(root, load_server_config(Path(result.server_config)), silos, apps, init)

@@ -23,7 +23,10 @@ silo_excluded        ``silo``, ``reason`` (a bad share revealed, or shares its n
 round_finished       ``participants``, ``dropouts`` (lists of silo names)
 dp_epsilon_spent     ``silo``, ``epsilon``, ``delta``, ``epsilon_total``, ``accountant``
 dp_budget_refused    ``silo``, ``epsilon_requested``, ``epsilon_budget``
-config_changed       ``setting``, ``old``, ``new`` (never a secret value)
+dp_plan              ``silo``, ``rounds_affordable``, ``rounds_limit``, ``noise_multiplier``,
+                     ``sample_rate``, ``steps``, ``epsilon_spent``, ``epsilon_budget``, ``delta``,
+                     ``accountant`` (at silo start; outcome ``refused`` if no round fits)
+config_changed       ``setting``, ``old``, ``new`` (never a secret value), ``silo``
 provisioning         ``action``, ``subject``, ``cert_fingerprint``
 ==================== ===========================================================================
 
@@ -48,6 +51,7 @@ __all__ = [
     "CONSISTENCY_RESULT",
     "DP_BUDGET_REFUSED",
     "DP_EPSILON_SPENT",
+    "DP_PLAN",
     "DROPOUT",
     "EVENTS",
     "FAILURE",
@@ -84,6 +88,7 @@ SILO_EXCLUDED = "silo_excluded"
 ROUND_FINISHED = "round_finished"
 DP_EPSILON_SPENT = "dp_epsilon_spent"
 DP_BUDGET_REFUSED = "dp_budget_refused"
+DP_PLAN = "dp_plan"
 CONFIG_CHANGED = "config_changed"
 PROVISIONING = "provisioning"
 CHECKPOINT = "checkpoint"
@@ -111,6 +116,7 @@ EVENTS = frozenset(
         ROUND_FINISHED,
         DP_EPSILON_SPENT,
         DP_BUDGET_REFUSED,
+        DP_PLAN,
         CONFIG_CHANGED,
         PROVISIONING,
     }

@@ -39,12 +39,12 @@ CONTROLS: dict[str, tuple[str, tuple[str, ...]]] = {
     "GDPR Art. 30 Records of processing": (
         "Records of processing activities: purposes, parties, safeguards.",
         (ev.ROUND_STARTED, ev.PARTY_AUTHENTICATED, ev.PROVISIONING, ev.CONFIG_CHANGED,
-         ev.DP_EPSILON_SPENT, ev.DP_BUDGET_REFUSED),
+         ev.DP_EPSILON_SPENT, ev.DP_BUDGET_REFUSED, ev.DP_PLAN),
     ),
     "GDPR Art. 5(2) Accountability": (
         "The controller can demonstrate compliance with the processing principles.",
         (ev.CHECKPOINT, ev.CHECKPOINT_COSIGNED, ev.DP_EPSILON_SPENT, ev.DP_BUDGET_REFUSED,
-         ev.UNMASK_REFUSED, ev.CONSISTENCY_RESULT),
+         ev.DP_PLAN, ev.UNMASK_REFUSED, ev.CONSISTENCY_RESULT),
     ),
 }  # fmt: skip
 

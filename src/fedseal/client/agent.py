@@ -91,6 +91,7 @@ class SiloAgent:
         audit: AuditLog | None = None,
         policy: ClientPolicy | None = None,
         allow_plaintext: bool = False,
+        fedavg_weight: int = 1,
         rng: RandomSource | None = None,
         paillier: PaillierSilo | None = None,
     ) -> None:
@@ -103,6 +104,13 @@ class SiloAgent:
         self._audit = audit
         self._policy = policy or ClientPolicy()
         self._allow_plaintext = allow_plaintext
+        if (
+            isinstance(fedavg_weight, bool)
+            or not isinstance(fedavg_weight, int)
+            or fedavg_weight < 1
+        ):
+            raise ConfigError(f"fedavg_weight must be an integer >= 1, got {fedavg_weight!r}")
+        self._fedavg_weight = fedavg_weight
         self._rng = rng or SystemRandomSource()
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._state_path = state_dir / "silo-state.json"
@@ -216,7 +224,7 @@ class SiloAgent:
         weights = np.asarray(req.weights, dtype=np.float64)
         try:
             loss, _, eval_metrics = self._app.evaluate(weights, config)
-            new_weights, n, fit_metrics = self._app.fit(weights, config)
+            new_weights, _, fit_metrics = self._app.fit(weights, config)
         except PrivacyBudgetExceeded as exc:
             self._audit_event(
                 ev.DP_BUDGET_REFUSED,
@@ -237,7 +245,8 @@ class SiloAgent:
             )  # fmt: skip
         spec = req.quantization
         update = np.asarray(new_weights, dtype=np.float64).ravel() - weights
-        weight = max(1, min(int(n), spec.max_weight))
+        # The declared weight, never the live count n: the sum of weights would reveal it.
+        weight = min(self._fedavg_weight, spec.max_weight)
         metrics = [float(loss), float(eval_metrics.get("accuracy", 0.0))]
         try:
             return spec.encode(update, weight=weight, metrics=metrics, rng=self._rng)

@@ -4,6 +4,11 @@
 with a :class:`SiloContext`; it must return an object with the three methods of
 :class:`SiloApp`. Weights are one flat ``float64`` numpy vector (the app reshapes as it likes);
 the app never sees keys, masks or the network.
+
+A DP app may also have ``privacy_plan()`` returning a :class:`fedseal.dp.guard.PrivacyPlan`
+(delegate to :meth:`fedseal.dp.PrivateTrainer.privacy_plan`) or None: the silo then logs and
+audits at start how many rounds its remaining ε budget allows, and refuses to start if none
+does (:mod:`fedseal.client.budget`).
 """
 
 from __future__ import annotations

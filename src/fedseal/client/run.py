@@ -20,6 +20,7 @@ from fedseal.audit import events as ev
 from fedseal.audit.log import AuditLog
 from fedseal.client.agent import SiloAgent
 from fedseal.client.app import SiloApp, SiloContext, load_app
+from fedseal.client.budget import audit_budget_changes, check_privacy_plan
 from fedseal.client.grpc_client import GrpcSiloClient
 from fedseal.deploy.config import SiloConfig, load_identity_key, load_silo_config
 from fedseal.protocol.policy import ClientPolicy
@@ -118,6 +119,7 @@ def make_client(
         audit=audit,
         policy=policy,
         allow_plaintext=config.allow_plaintext,
+        fedavg_weight=config.fedavg_weight,
         paillier=paillier,
     )
     return GrpcSiloClient(
@@ -134,7 +136,16 @@ def make_client(
 
 
 def run_silo(config_path: str | os.PathLike[str], app_spec: str) -> int:
-    """Run the silo described by ``config_path`` with the app ``module:function``."""
+    """Run the silo described by ``config_path`` with the app ``module:function``.
+
+    After loading the app (which opens the privacy ledger of a DP app), audits any change of
+    the ε budget and the rounds the remaining budget allows (:mod:`fedseal.client.budget`).
+
+    Raises
+    ------
+    ConfigError
+        Among others, if a DP app's remaining privacy budget does not allow a single round.
+    """
     config = load_silo_config(config_path)
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s {config.silo} %(levelname)s %(message)s"
@@ -146,4 +157,6 @@ def run_silo(config_path: str | os.PathLike[str], app_spec: str) -> int:
     identity = load_identity_key(config.identity_key)
     with AuditLog(config.audit_log, party=config.silo, identity=identity) as audit:
         audit.append(ev.PARTY_STARTED, details={"role": "silo", "silo": config.silo})
+        audit_budget_changes(audit, silo=config.silo, state_dir=state_dir)
+        check_privacy_plan(app, audit=audit)
         return make_client(config, app, audit=audit, identity=identity).run()

@@ -65,6 +65,10 @@ class DemoApp:
     def get_weights(self) -> Weights:
         return np.zeros(DIM)
 
+    def privacy_plan(self) -> Any:
+        """The rounds the remaining ε budget allows (``fedseal.client.budget``); None without DP."""
+        return None if self._trainer is None else self._trainer.privacy_plan()
+
     def fit(
         self, weights: Weights, config: Mapping[str, Any]
     ) -> tuple[Weights, int, Mapping[str, float]]:

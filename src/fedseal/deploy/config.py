@@ -308,6 +308,8 @@ class DPSettings:
     ``enabled = False`` trains without DP. With neither ``noise_multiplier`` nor
     ``target_epsilon`` given, ``noise_multiplier`` is ``DEFAULT_NOISE_MULTIPLIER`` (1.0). The
     noise always comes from a CSPRNG (``DPConfig.secure_rng`` cannot be switched off here).
+    ``allow_budget_increase = true`` lets this start raise the ``epsilon_budget`` stored in the
+    silo's privacy ledger (refused otherwise; every change is recorded and audited).
 
     Raises
     ------
@@ -323,6 +325,7 @@ class DPSettings:
     planned_rounds: int | None = None
     max_grad_norm: float = 1.0
     accountant: str = "rdp"
+    allow_budget_increase: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
@@ -342,6 +345,7 @@ class DPSettings:
             max_grad_norm=self.max_grad_norm,
             delta=self.delta,
             accountant=cast(Any, self.accountant),
+            allow_budget_increase=self.allow_budget_increase,
         )
 
     def to_dp_config(self) -> DPConfig | None:
@@ -392,6 +396,10 @@ class SiloConfig:
         ``corruption`` (``max(3, ceil(N/2), a + 2)`` capped at ``N``).
     full_graph_max : int
         Rounds of at most this many silos must use the complete graph (``>= 0``).
+    fedavg_weight : int
+        The silo's weight in FedAvg, declared here (public: it is visible in every aggregate's
+        total weight), ``>= 1``; default 1. Never the live record count, which the sum of
+        weights would reveal round after round (``docs/privacy.md``).
     allow_plaintext : bool
         Whether this silo takes part in rounds with ``aggregation = "none"`` (its update in
         clear). False by default: a server cannot switch a silo to plaintext on its own.
@@ -429,6 +437,7 @@ class SiloConfig:
     dropout: float = 0.1
     min_participants: int | None = None
     full_graph_max: int = 100
+    fedavg_weight: int = 1
     allow_plaintext: bool = False
     paillier_public_key: Path | None = None
     paillier_key_share: Path | None = None
@@ -441,6 +450,7 @@ class SiloConfig:
                 raise ConfigError(f"{flag} must be a bool, got {getattr(self, flag)!r}")
         check_deployment_id(self.deployment_id)
         check_silo_name(self.silo, "silo")
+        check_int("fedavg_weight", self.fedavg_weight, low=1)
         check_address("server_address", self.server_address, allow_port_zero=False)
         if not isinstance(self.server_name, str) or not self.server_name.strip():
             raise ConfigError(f"server_name must be a non-empty string, got {self.server_name!r}")

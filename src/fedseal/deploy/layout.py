@@ -89,6 +89,13 @@ _COMMENTS = {
     "dp.noise_multiplier": (
         "sigma in units of max_grad_norm; or replace it by target_epsilon and planned_rounds"
     ),
+    "dp.allow_budget_increase": (
+        "set true only to raise epsilon_budget above what this silo's ledger holds; the\n"
+        "change is recorded in the ledger, audited and shown in the privacy report"
+    ),
+    "fedavg_weight": (
+        "this silo's FedAvg weight, declared and public (never its live record count)"
+    ),
 }
 
 

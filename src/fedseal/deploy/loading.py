@@ -73,6 +73,7 @@ _SILO: dict[str, str] = _COMMON | {
     "dropout": _NUM,
     "min_participants": _INT,
     "full_graph_max": _INT,
+    "fedavg_weight": _INT,
     "allow_plaintext": _BOOL,
     "paillier_public_key": _STR,
     "paillier_key_share": _STR,
@@ -90,6 +91,7 @@ _DP: dict[str, str] = {
     "planned_rounds": _INT,
     "max_grad_norm": _NUM,
     "accountant": _STR,
+    "allow_budget_increase": _BOOL,
 }
 #: Defaults of the keys a file may leave out although the dataclass requires them.
 _SERVER_DEFAULTS = {

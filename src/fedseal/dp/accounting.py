@@ -36,6 +36,7 @@ __all__ = [
     "epsilon_after",
     "make_accountant",
     "noise_multiplier_for",
+    "rounds_affordable",
     "spent_epsilon",
 ]
 
@@ -107,6 +108,47 @@ def epsilon_after(
         delta=delta,
         accountant=accountant,
     )
+
+
+def rounds_affordable(
+    rounds: Sequence[RoundRecord],
+    *,
+    noise_multiplier: float,
+    sample_rate: float,
+    steps: int,
+    delta: float,
+    accountant: str,
+    epsilon_budget: float,
+    limit: int = 10_000,
+) -> int:
+    """How many more rounds of ``steps`` at ``(σ, q)`` the budget allows, at most ``limit``.
+
+    The largest ``k <= limit`` with ε(``rounds`` + k such rounds) ``<= epsilon_budget``: exactly
+    the rounds the budget guard would let start, one after the other, since k equal rounds
+    compose into the same merged history the guard builds before round k (:func:`compose`).
+    ε grows with k, so a doubling search then bisection takes ``O(log k)`` accountant calls.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ConfigError(f"limit must be an int >= 0, got {limit!r}")
+    history = _entries(rounds)
+
+    def fits(k: int) -> bool:
+        entries = [*history, (noise_multiplier, sample_rate, steps * k)]
+        return epsilon(entries, delta=delta, accountant=accountant) <= epsilon_budget
+
+    if limit == 0 or not fits(1):
+        return 0
+    low, high = 1, 2  # fits(low); high untested
+    while high <= limit and fits(high):
+        low, high = high, 2 * high
+    if high > limit:
+        if low == limit or fits(limit):
+            return limit
+        high = limit
+    while high - low > 1:  # fits(low) and not fits(high)
+        mid = (low + high) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid)
+    return low
 
 
 def spent_epsilon(rounds: Sequence[RoundRecord], *, delta: float, accountant: str) -> float:

@@ -57,6 +57,11 @@ class DPConfig:
     secure_rng : bool
         Draw the DP noise and the Poisson sampling decisions from a CSPRNG (default). ``False``
         uses torch's default generator and is for experiments only.
+    allow_budget_increase : bool
+        Let :meth:`~fedseal.dp.ledger.PrivacyLedger.open` raise the ``epsilon_budget`` stored in
+        an existing ledger to this config's value (default False: raising is refused). Lowering
+        the budget is always allowed. Every change is a ledger row, audited at silo start and
+        shown in the privacy report.
 
     Raises
     ------
@@ -67,6 +72,9 @@ class DPConfig:
     --------
     ``secure_rng=False`` voids the guarantee against an adversary who can predict or recover
     torch's Mersenne-Twister state. Never use it in a deployment.
+
+    ``allow_budget_increase=True`` is meant for the one start that raises the budget; left on,
+    it lets every later config raise it again (each raise is still recorded and reported).
     """
 
     epsilon_budget: float
@@ -77,6 +85,7 @@ class DPConfig:
     delta: float = 1e-5
     accountant: AccountantName = "rdp"
     secure_rng: bool = True
+    allow_budget_increase: bool = False
 
     def __post_init__(self) -> None:
         _positive("epsilon_budget", self.epsilon_budget)
@@ -91,6 +100,10 @@ class DPConfig:
             )
         if not isinstance(self.secure_rng, bool):
             raise ConfigError(f"secure_rng must be a bool, got {self.secure_rng!r}")
+        if not isinstance(self.allow_budget_increase, bool):
+            raise ConfigError(
+                f"allow_budget_increase must be a bool, got {self.allow_budget_increase!r}"
+            )
         if (self.noise_multiplier is None) == (self.target_epsilon is None):
             raise ConfigError("give exactly one of noise_multiplier and target_epsilon")
         if self.noise_multiplier is not None:

@@ -7,17 +7,24 @@ trains nothing, draws no noise, records the refusal and raises
 
 Check and reservation are one ``BEGIN IMMEDIATE`` transaction on the ledger: two processes
 sharing a ledger cannot both pass the check on the same history.
+
+:func:`plan_rounds` asks the same question for many rounds ahead: how many more rounds at the
+silo's σ, q and steps the remaining budget allows. The silo runner logs and audits it at start
+and refuses to start if the answer is zero.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fedseal.dp.accounting import epsilon_after
+from fedseal.dp.accounting import epsilon_after, rounds_affordable, spent_epsilon
 from fedseal.dp.ledger import PrivacyLedger
 from fedseal.errors import PrivacyBudgetExceeded
 
-__all__ = ["Reservation", "reserve_round"]
+__all__ = ["ROUNDS_LIMIT", "PrivacyPlan", "Reservation", "plan_rounds", "reserve_round"]
+
+#: The most rounds :func:`plan_rounds` counts (a plan of ``ROUNDS_LIMIT`` means "at least").
+ROUNDS_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,63 @@ class Reservation:
     row_id: int
     round_id: int
     epsilon: float
+
+
+@dataclass(frozen=True)
+class PrivacyPlan:
+    """How many more rounds a silo's remaining budget allows at its σ, q and steps per round.
+
+    ``rounds`` is capped at ``limit``; ``rounds == limit`` means "at least that many".
+    """
+
+    silo: str
+    rounds: int
+    limit: int
+    noise_multiplier: float
+    sample_rate: float
+    steps_per_round: int
+    epsilon_spent: float
+    epsilon_budget: float
+    delta: float
+    accountant: str
+
+
+def plan_rounds(
+    ledger: PrivacyLedger,
+    *,
+    steps: int,
+    sample_rate: float,
+    noise_multiplier: float,
+    limit: int = ROUNDS_LIMIT,
+) -> PrivacyPlan:
+    """Plan from the ledger's history: the rounds :func:`reserve_round` would still let start.
+
+    Reads the ledger's rounds (one query, so one consistent snapshot); reserves nothing.
+    """
+    s = ledger.settings
+    history = ledger.rounds()
+    rounds = rounds_affordable(
+        history,
+        noise_multiplier=noise_multiplier,
+        sample_rate=sample_rate,
+        steps=steps,
+        delta=s.delta,
+        accountant=s.accountant,
+        epsilon_budget=s.epsilon_budget,
+        limit=limit,
+    )
+    return PrivacyPlan(
+        silo=s.silo,
+        rounds=rounds,
+        limit=limit,
+        noise_multiplier=noise_multiplier,
+        sample_rate=sample_rate,
+        steps_per_round=steps,
+        epsilon_spent=spent_epsilon(history, delta=s.delta, accountant=s.accountant),
+        epsilon_budget=s.epsilon_budget,
+        delta=s.delta,
+        accountant=s.accountant,
+    )
 
 
 def reserve_round(

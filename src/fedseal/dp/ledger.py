@@ -1,16 +1,22 @@
 """The per-silo privacy ledger: every noisy round this silo ever ran, in SQLite.
 
 The ledger is the accountant's memory. Its file, ``privacy-ledger.sqlite3`` in the silo's state
-directory, holds three tables:
+directory, holds four tables:
 
 ``settings``
     One row fixed at creation: silo name, δ, accountant, ε budget. Reopening with another δ or
     accountant is refused: ε values computed under different δ or accountants do not compose.
+    The budget is the only setting that may change, and only through a ``budget_changes`` row.
 ``rounds``
     One row per round that may have drawn noise: round id, UTC time, steps, sample rate q,
     noise multiplier σ, clipping norm C, δ, accountant, ε after the round, and a status.
 ``refusals``
     Rounds the budget guard refused: round id, UTC time, ε it would have reached, budget.
+``budget_changes``
+    Every change of the ε budget after creation: UTC time, old and new budget, and when the
+    silo runner wrote it to the audit log (NULL until then). Lowering is always allowed;
+    raising needs ``DPConfig(allow_budget_increase=True)``. The settings update and its row are
+    one transaction. Ledgers of earlier versions gain the (empty) table when next opened.
 
 Crash rule (conservative). A round is written in two committed transactions. Before the first
 noise draw, a ``begun`` row with the *planned* steps, q and σ is committed; after training, the
@@ -33,7 +39,14 @@ from pathlib import Path
 from fedseal.dp.config import DPConfig
 from fedseal.errors import ConfigError
 
-__all__ = ["LEDGER_FILENAME", "LedgerSettings", "PrivacyLedger", "Refusal", "RoundRecord"]
+__all__ = [
+    "LEDGER_FILENAME",
+    "BudgetChange",
+    "LedgerSettings",
+    "PrivacyLedger",
+    "Refusal",
+    "RoundRecord",
+]
 
 LEDGER_FILENAME = "privacy-ledger.sqlite3"
 
@@ -53,6 +66,10 @@ CREATE TABLE IF NOT EXISTS refusals (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     round INTEGER NOT NULL, time_utc TEXT NOT NULL,
     epsilon_would_be REAL NOT NULL, epsilon_budget REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS budget_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_utc TEXT NOT NULL, old_budget REAL NOT NULL, new_budget REAL NOT NULL,
+    audited_utc TEXT);
 """
 
 _ROUND_COLUMNS = (
@@ -98,12 +115,53 @@ class Refusal:
     epsilon_budget: float
 
 
+@dataclass(frozen=True)
+class BudgetChange:
+    """One change of the ε budget; ``audited_utc`` is None until the audit log has it."""
+
+    row_id: int
+    time_utc: str
+    old_budget: float
+    new_budget: float
+    audited_utc: str | None
+
+    @property
+    def increase(self) -> bool:
+        """Whether the budget was raised (which needed ``allow_budget_increase``)."""
+        return self.new_budget > self.old_budget
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _change_budget(
+    conn: sqlite3.Connection,
+    path: Path,
+    old: float,
+    config: DPConfig,
+    clock: Callable[[], datetime],
+) -> None:
+    """Inside ``open``'s transaction: apply and record a changed budget, or refuse a raise."""
+    new = config.epsilon_budget
+    if new == old:
+        return
+    if new > old and not config.allow_budget_increase:
+        raise ConfigError(
+            f"privacy ledger {path} has epsilon_budget={old:g}; refusing to raise it to {new:g} "
+            "without allow_budget_increase (set allow_budget_increase = true in silo.toml [dp] "
+            "or DPConfig(allow_budget_increase=True) for this start; the raise is then recorded "
+            "in the ledger, audited and shown in the privacy report)"
+        )
+    conn.execute("UPDATE settings SET epsilon_budget = ? WHERE id = 1", (new,))
+    conn.execute(
+        "INSERT INTO budget_changes (time_utc, old_budget, new_budget) VALUES (?, ?, ?)",
+        (clock().isoformat(), old, new),
+    )
+
+
 class PrivacyLedger:
-    """A silo's privacy ledger. Open with :meth:`open` (read-write) or :meth:`read` (reports).
+    """A silo's privacy ledger: :meth:`open` (training), :meth:`read` (reports), :meth:`attach`.
 
     Parameters are private; use the class methods. The connection is in autocommit mode and
     every write is its own transaction (or part of :meth:`exclusive`).
@@ -132,11 +190,15 @@ class PrivacyLedger:
     ) -> PrivacyLedger:
         """Open or create ``state_dir/privacy-ledger.sqlite3`` for ``silo`` under ``config``.
 
+        A changed ``config.epsilon_budget`` replaces the stored one (the newest applies) and is
+        recorded as a ``budget_changes`` row in the same transaction.
+
         Raises
         ------
         ConfigError
             If the existing ledger belongs to another silo or was created with another δ or
-            accountant. A changed ``epsilon_budget`` is stored (the newest one applies).
+            accountant, or if ``config`` raises the budget without ``allow_budget_increase``.
+            Nothing is changed then.
         """
         if not silo:
             raise ConfigError("silo must be a non-empty name")
@@ -150,7 +212,7 @@ class PrivacyLedger:
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute(
-                "SELECT silo, delta, accountant FROM settings WHERE id = 1"
+                "SELECT silo, delta, accountant, epsilon_budget FROM settings WHERE id = 1"
             ).fetchone()
             if row is None:
                 conn.execute(
@@ -166,7 +228,7 @@ class PrivacyLedger:
             else:
                 for name, stored, wanted in zip(
                     ("silo", "delta", "accountant"),
-                    row,
+                    row[:3],
                     (silo, config.delta, config.accountant),
                     strict=True,
                 ):
@@ -176,10 +238,7 @@ class PrivacyLedger:
                             f"refusing {name}={wanted!r} (ε under different {name} values "
                             "does not compose)"
                         )
-                conn.execute(
-                    "UPDATE settings SET epsilon_budget = ? WHERE id = 1",
-                    (config.epsilon_budget,),
-                )
+                _change_budget(conn, path, float(row[3]), config, clock)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -195,6 +254,27 @@ class PrivacyLedger:
             raise ConfigError(f"no privacy ledger at {path}")
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
         return cls(conn, path, _utc_now)
+
+    @classmethod
+    def attach(
+        cls, path: str | Path, *, clock: Callable[[], datetime] | None = None
+    ) -> PrivacyLedger:
+        """Open an existing ledger file read-write, without checking or changing its settings.
+
+        For bookkeeping beside the process that opened it with :meth:`open`: the silo runner
+        uses it to mark budget changes audited. Never train through it (it skips :meth:`open`'s
+        checks of silo, δ and accountant).
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"no privacy ledger at {path}")
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        conn.execute("PRAGMA synchronous=FULL")
+        try:
+            return cls(conn, path, clock or _utc_now)
+        except BaseException:
+            conn.close()
+            raise
 
     def close(self) -> None:
         """Close the database connection."""
@@ -260,6 +340,42 @@ class PrivacyLedger:
             "SELECT round, time_utc, epsilon_would_be, epsilon_budget FROM refusals ORDER BY id"
         ).fetchall()
         return [Refusal(int(r[0]), str(r[1]), float(r[2]), float(r[3])) for r in rows]
+
+    def _has_budget_changes_table(self) -> bool:
+        # Ledgers of earlier versions opened with read()/attach() may lack the table.
+        row = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'budget_changes'"
+        ).fetchone()
+        return row is not None
+
+    def budget_changes(self) -> list[BudgetChange]:
+        """Every change of the ε budget after the ledger was created, oldest first."""
+        if not self._has_budget_changes_table():
+            return []
+        rows = self._conn.execute(
+            "SELECT id, time_utc, old_budget, new_budget, audited_utc FROM budget_changes "
+            "ORDER BY id"
+        ).fetchall()
+        return [
+            BudgetChange(
+                int(r[0]), str(r[1]), float(r[2]), float(r[3]), None if r[4] is None else str(r[4])
+            )
+            for r in rows
+        ]
+
+    def mark_budget_changes_audited(self, upto_id: int) -> None:
+        """Record that every budget change with ``row_id <= upto_id`` is in the audit log.
+
+        Call it after the audit entry is durable: a crash in between audits the change twice
+        at the next start, never not at all.
+        """
+        if not self._has_budget_changes_table():
+            return
+        with self._write():
+            self._conn.execute(
+                "UPDATE budget_changes SET audited_utc = ? WHERE id <= ? AND audited_utc IS NULL",
+                (self._clock().isoformat(), upto_id),
+            )
 
     def begin_round(
         self,

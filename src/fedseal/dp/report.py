@@ -4,7 +4,9 @@ The report reads ledgers only (opened read-only), so it can run beside a live de
 ε per round is the value the guard computed when it let the round start, i.e. ε after that
 round; the silo's total ε is recomputed from all its rows with the silo's accountant (RDP:
 Mironov 2017; PRV: Gopi et al. 2021). The HTML page embeds a matplotlib plot (Agg backend) as a
-base64 PNG and states, in plain language, what the numbers do and do not protect.
+base64 PNG and states, in plain language, what the numbers do and do not protect. Every change of
+a silo's ε budget is listed; raises are flagged, since a budget raised after rounds were run
+is a weaker promise than the one first made.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def _silo_report(path: Path) -> dict[str, Any]:
         s = ledger.settings
         rounds = ledger.rounds()
         refusals = ledger.refusals()
+        changes = ledger.budget_changes()
     return {
         "silo": s.silo,
         "delta": s.delta,
@@ -77,6 +80,16 @@ def _silo_report(path: Path) -> dict[str, Any]:
             }
             for f in refusals
         ],
+        "budget_changes": [
+            {
+                "time_utc": c.time_utc,
+                "old_budget": c.old_budget,
+                "new_budget": c.new_budget,
+                "increase": c.increase,
+            }
+            for c in changes
+        ],
+        "budget_raised": any(c.increase for c in changes),
     }
 
 
@@ -84,8 +97,9 @@ def privacy_report(state_dir: str | Path) -> dict[str, Any]:
     """The report as a JSON-ready dict: ``{"format": ..., "silos": [per-silo objects]}``.
 
     Each per-silo object has ``silo, delta, accountant, epsilon, epsilon_budget, rounds,
-    refusals``; each round has ``round, noise_multiplier, sample_rate, steps, max_grad_norm,
-    epsilon`` (plus ``time_utc`` and ``status``).
+    refusals, budget_changes, budget_raised``; each round has ``round, noise_multiplier,
+    sample_rate, steps, max_grad_norm, epsilon`` (plus ``time_utc`` and ``status``); each budget
+    change has ``time_utc, old_budget, new_budget, increase``.
     """
     return {"format": _FORMAT, "silos": [_silo_report(p) for p in find_ledgers(state_dir)]}
 
@@ -140,6 +154,35 @@ records). δ is the probability mass on which the ε bound may fail; it should b
 """
 
 
+def _changes_cell(silo: dict[str, Any]) -> str:
+    changes = silo["budget_changes"]
+    raised = sum(1 for c in changes if c["increase"])
+    if not raised:
+        return str(len(changes))
+    return f"{len(changes)} <b class='raised'>({raised} raised)</b>"
+
+
+def _changes_html(silo: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(c['time_utc'])}</td><td>{c['old_budget']:g} → {c['new_budget']:g}"
+        "</td><td>"
+        + ("<b class='raised'>raised</b>" if c["increase"] else "lowered")
+        + "</td></tr>"
+        for c in silo["budget_changes"]
+    )
+    note = (
+        "<p class='raised'><b>This silo's ε budget was raised after its ledger was created."
+        "</b> ε is still accounted over every round it ran, but may now exceed the budget "
+        f"first set ({silo['budget_changes'][0]['old_budget']:g}).</p>"
+        if silo["budget_raised"]
+        else ""
+    )
+    return (
+        f"<h3>{html.escape(silo['silo'])}</h3>{note}<table><tr><th>time (UTC)</th>"
+        f"<th>ε budget</th><th>change</th></tr>{rows}</table>"
+    )
+
+
 def _html(report: dict[str, Any], png: bytes) -> str:
     silos = report["silos"]
     esc = html.escape
@@ -147,9 +190,10 @@ def _html(report: dict[str, Any], png: bytes) -> str:
     rows = "".join(
         f"<tr><td>{esc(s['silo'])}</td><td>{s['epsilon']:.4f}</td><td>{s['epsilon_budget']:g}</td>"
         f"<td>{s['delta']:g}</td><td>{esc(s['accountant'])}</td><td>{len(s['rounds'])}</td>"
-        f"<td>{len(s['refusals'])}</td></tr>"
+        f"<td>{len(s['refusals'])}</td><td>{_changes_cell(s)}</td></tr>"
         for s in silos
     )
+    changes = "".join(_changes_html(s) for s in silos if s["budget_changes"])
     details = "".join(
         f"<h3>{esc(s['silo'])}</h3><table><tr><th>round</th><th>status</th><th>σ</th><th>q</th>"
         "<th>steps</th><th>C</th><th>ε after</th></tr>"
@@ -166,12 +210,14 @@ def _html(report: dict[str, Any], png: bytes) -> str:
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>fedseal privacy report</title>"
         "<style>body{font-family:sans-serif;max-width:60em;margin:auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+        ".raised{color:#b00}</style>"
         "</head><body><h1>fedseal privacy report</h1>"
         "<table><tr><th>silo</th><th>ε spent</th><th>ε budget</th><th>δ</th><th>accountant</th>"
-        f"<th>rounds</th><th>refusals</th></tr>{rows}</table>"
+        f"<th>rounds</th><th>refusals</th><th>budget changes</th></tr>{rows}</table>"
         f"<p><img alt='epsilon over rounds per silo' src='data:image/png;base64,{image}'></p>"
         + _STATEMENT.format(accountants=accountants)
+        + (f"<h2>Budget changes</h2>{changes}" if changes else "")
         + f"<h2>Rounds</h2>{details}</body></html>\n"
     )
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from fedseal.dp.accounting import noise_multiplier_for, spent_epsilon
 from fedseal.dp.config import DPConfig
-from fedseal.dp.guard import reserve_round
+from fedseal.dp.guard import ROUNDS_LIMIT, PrivacyPlan, plan_rounds, reserve_round
 from fedseal.dp.ledger import PrivacyLedger
 from fedseal.dp.noise import SecureRandom
 from fedseal.dp.optimizer import SecureDPOptimizer
@@ -165,6 +165,25 @@ class PrivateTrainer:
         """ε spent so far by this silo over the whole deployment (from the ledger)."""
         s = self.ledger.settings
         return spent_epsilon(self.ledger.rounds(), delta=s.delta, accountant=s.accountant)
+
+    def privacy_plan(self, *, limit: int = ROUNDS_LIMIT) -> PrivacyPlan:
+        """How many more rounds this silo's remaining budget allows at its σ, q and steps.
+
+        Counted from the ledger's history exactly as the budget guard counts: after
+        ``plan.rounds`` more :meth:`fit` calls the next one raises ``PrivacyBudgetExceeded``
+        (``plan.rounds == limit`` means at least ``limit``). Reads the ledger; spends nothing.
+        """
+        return plan_rounds(
+            self.ledger,
+            steps=self.steps_per_round,
+            sample_rate=self.sample_rate,
+            noise_multiplier=self.noise_multiplier,
+            limit=limit,
+        )
+
+    def rounds_affordable(self, *, limit: int = ROUNDS_LIMIT) -> int:
+        """``privacy_plan(limit=limit).rounds``: the rounds the remaining budget allows."""
+        return self.privacy_plan(limit=limit).rounds
 
     def fit(
         self,
