@@ -74,6 +74,18 @@ def _request(round_id: int) -> c.TrainRequest:
     return c.TrainRequest(DEP, round_id, np.zeros(DIM), "masking", SPEC)
 
 
+def _server(request: c.TrainRequest) -> ServerSession:
+    """An honest server's session for a three-silo round on ``request``."""
+    graph = ClientPolicy().required(3, roster_size=3)
+    params = m.RoundParams(
+        DEP, request.round_id, NAMES, graph.kind, graph.k, graph.threshold,
+        SPEC.encoded_length(DIM), 32,
+    )  # fmt: skip
+    return ServerSession(
+        params, {s: KEYS[s].public_key for s in NAMES}, train_digest=request.digest()
+    )
+
+
 def test_a_round_refused_by_policy_trains_nothing(tmp_path: Path) -> None:
     agents, apps = _agents(tmp_path)
     agent = agents["silo-a"]
@@ -91,13 +103,7 @@ def test_a_round_refused_by_policy_trains_nothing(tmp_path: Path) -> None:
 def test_a_round_that_aborts_before_the_shares_arrive_trains_nothing(tmp_path: Path) -> None:
     agents, apps = _agents(tmp_path)
     request = _request(1)
-    graph = ClientPolicy().required(3, roster_size=3)
-    params = m.RoundParams(
-        DEP, 1, NAMES, graph.kind, graph.k, graph.threshold, SPEC.encoded_length(DIM), 32
-    )
-    server = ServerSession(
-        params, {s: KEYS[s].public_key for s in NAMES}, train_digest=request.digest()
-    )
+    server = _server(request)
     for agent in agents.values():
         agent.handle(request)
     outbox = server.start()
@@ -117,13 +123,7 @@ def test_a_round_that_aborts_before_the_shares_arrive_trains_nothing(tmp_path: P
 def test_training_happens_when_the_shares_arrive_and_the_sum_is_right(tmp_path: Path) -> None:
     agents, apps = _agents(tmp_path)
     request = _request(1)
-    graph = ClientPolicy().required(3, roster_size=3)
-    params = m.RoundParams(
-        DEP, 1, NAMES, graph.kind, graph.k, graph.threshold, SPEC.encoded_length(DIM), 32
-    )
-    server = ServerSession(
-        params, {s: KEYS[s].public_key for s in NAMES}, train_digest=request.digest()
-    )
+    server = _server(request)
     for agent in agents.values():
         (ready,), _ = agent.handle(request)
         assert isinstance(ready, c.TrainReady)
