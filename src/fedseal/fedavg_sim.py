@@ -125,7 +125,7 @@ def run_simulation(
             len(outcome.survivors),
             tuple(d.silo for d in outcome.dropouts),
             test_acc,
-            float(decoded.metrics[0]),
+            float(decoded.metrics[0]) if decoded.metrics is not None else float("nan"),
         )
         reports.append(report)
         if on_round is not None:

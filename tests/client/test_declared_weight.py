@@ -23,6 +23,7 @@ from fedseal.secagg.quantize import QuantizationSpec
 
 DIM = 3
 SPEC = QuantizationSpec(clip=1.0, bits=8, max_weight=1000, max_silos=2, num_metrics=2)
+NO_METRICS = 0  # the metrics' weight v when a silo sends none
 KEY = IdentityKey.generate()
 
 
@@ -38,10 +39,13 @@ class ChangingCountApp:
     def fit(self, weights: Any, config: Mapping[str, Any]) -> tuple[Any, int, dict[str, float]]:
         return weights + 0.1, next(self.counts), {}
 
+    evaluations = 0  # across instances: how often any silo evaluated
+
     def evaluate(
         self, weights: Any, config: Mapping[str, Any]
     ) -> tuple[float, int, dict[str, float]]:
-        return 0.5, 0, {}
+        ChangingCountApp.evaluations += 1
+        return 0.5, 0, {"accuracy": 0.25}
 
 
 def _agent(tmp_path: Path, **kwargs: Any) -> SiloAgent:
@@ -74,3 +78,19 @@ def test_the_weight_sent_is_the_declared_one_whatever_the_count(
 def test_a_bad_declared_weight_is_refused(tmp_path: Path, bad: Any) -> None:
     with pytest.raises(ConfigError, match="fedavg_weight"):
         _agent(tmp_path, fedavg_weight=bad)
+
+
+@pytest.mark.parametrize("send", [False, True])
+def test_metrics_leave_the_silo_only_when_its_config_allows(tmp_path: Path, send: bool) -> None:
+    ChangingCountApp.evaluations = 0
+    agent = _agent(tmp_path, fedavg_weight=7, send_metrics=send)
+    (reply,), _ = agent.handle(c.TrainRequest("dep", 1, np.zeros(DIM), "none", SPEC))
+    assert isinstance(reply, c.PlaintextInput)
+    v = int(reply.vector[DIM + 1])
+    if send:
+        assert v == 7 and np.any(reply.vector[DIM + 2 :]) and ChangingCountApp.evaluations == 1
+    else:  # nothing about the local data beyond the DP update: not even evaluated
+        assert v == NO_METRICS and not np.any(reply.vector[DIM + 2 :])
+        assert ChangingCountApp.evaluations == 0
+    decoded = SPEC.decode_sum(reply.vector, dim=DIM, contributors=1)
+    assert (decoded.metrics is not None) is send

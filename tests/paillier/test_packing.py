@@ -40,7 +40,7 @@ def test_layout_for_spec_matches_the_quantization_bound() -> None:
     layout = PackingLayout.for_spec(spec, dim=100_000, public_key=_FakeKey(2048))  # type: ignore[arg-type]
     assert layout.max_sum == 10 * 1000 * 65535
     assert layout.slot_bits == 30 and layout.slots_per_plaintext == 68
-    assert layout.length == 100_003 and layout.count == 1471
+    assert layout.length == 100_004 and layout.count == 1471  # + the metrics' weight
 
 
 class _FakeKey:

@@ -87,7 +87,7 @@ def test_one_coordinate_or_metric_just_past_the_range_is_refused() -> None:
     with pytest.raises(AggregateIntegrityError, match=f"coordinate {DIM - 1}"):
         s.decode_sum(over, dim=DIM, contributors=3)
     metric = total.copy()
-    metric[DIM + 2] = np.uint64(2 * s.levels * 3 * s.max_weight)
+    metric[DIM + 3] = np.uint64(2 * s.levels * 3 * s.max_weight)  # after w and v
     with pytest.raises(AggregateIntegrityError, match=r"metric 1 .* \[-100, 100\]"):
         s.decode_sum(metric, dim=DIM, contributors=3)
 
@@ -110,3 +110,35 @@ def test_a_32_bit_sum_near_the_modulus_is_checked_exactly() -> None:
     assert int(total[0]) == 8 * s.max_weight * s.levels
     decoded = s.decode_sum(total, dim=DIM, contributors=8)
     assert np.allclose(decoded.mean, s.clip)
+
+
+# -- metrics that a silo does not send (issue 11: a DP silo sends no un-noised statistic) ------
+
+
+def test_metrics_not_sent_decode_as_not_collected() -> None:
+    s = spec()
+    rng = SeededRandomSource(1)
+    parts = [s.encode(np.zeros(DIM), weight=10, metrics=None, rng=rng) for _ in range(3)]
+    for part in parts:
+        assert int(part[DIM + 1]) == 0 and not np.any(part[DIM + 2 :])
+    decoded = s.decode_sum(np.sum(parts, axis=0, dtype=s.dtype), dim=DIM, contributors=3)
+    assert decoded.metrics is None and decoded.total_weight == 30
+
+
+def test_metrics_are_averaged_over_the_silos_that_sent_them_only() -> None:
+    s = spec()
+    rng = SeededRandomSource(2)
+    sender = s.encode(np.zeros(DIM), weight=20, metrics=[1.5, 0.75], rng=rng)
+    silent = s.encode(np.zeros(DIM), weight=50, metrics=None, rng=rng)
+    decoded = s.decode_sum(sender + silent, dim=DIM, contributors=2)
+    assert decoded.metrics is not None
+    np.testing.assert_allclose(decoded.metrics, [1.5, 0.75], atol=2 * 200 / s.levels)
+
+
+def test_a_metric_weight_above_the_total_weight_is_refused() -> None:
+    s = spec()
+    part = s.encode(np.zeros(DIM), weight=10, metrics=[0.0, 0.0], rng=SeededRandomSource(3))
+    forged = part.copy()
+    forged[DIM + 1] = np.uint64(11)
+    with pytest.raises(AggregateIntegrityError, match="metric weight 11 exceeds"):
+        s.decode_sum(forged, dim=DIM, contributors=1)

@@ -544,7 +544,7 @@ def test_the_server_verifies_partials_and_their_index(silos: Silos, server_round
         server_round.check_partial(n, shares[n]) for n in ("hospital-a", "hospital-c", "hospital-d")
     ]
     total, decryption = server_round.combine(valid)
-    assert decryption.used == (1, 3, 4) and total.shape == (DIM + 3,)
+    assert decryption.used == (1, 3, 4) and total.shape == (DIM + 4,)  # w, v, 2 metrics
 
 
 @pytest.mark.slow

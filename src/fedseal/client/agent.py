@@ -13,9 +13,10 @@ Theory of operation
   ``TrainReady`` at once and **trains only when the shares arrive**: by then the round has
   passed this silo's policy and at least ``t`` silos have committed keys, so a round refused or
   aborted in stages 0-1 costs no privacy budget. It then evaluates the global model, trains and
-  encodes ``[w*update, w, w*metrics]`` for the session; if it cannot (privacy budget, the app
-  failed) it leaves the round and the others recover its masks. In Paillier and plaintext mode
-  it trains at once. A privacy-budget refusal is audited.
+  encodes ``[w*update, w, v, v*metrics]`` for the session (``w`` its declared weight,
+  ``v = 0``: no metrics unless ``send_metrics``, which a DP silo never sets); if it cannot
+  (privacy budget, the app failed) it leaves the round and the others recover its masks. In
+  Paillier and plaintext mode it trains at once. A privacy-budget refusal is audited.
 - SecAgg messages go to the round's session; a protocol violation ends the session (its secrets
   are dropped) and answers ``AbortRound``.
 - ``CheckpointRequest``: verify the server's signed audit checkpoint against the server's
@@ -92,6 +93,7 @@ class SiloAgent:
         policy: ClientPolicy | None = None,
         allow_plaintext: bool = False,
         fedavg_weight: int = 1,
+        send_metrics: bool = False,
         rng: RandomSource | None = None,
         paillier: PaillierSilo | None = None,
     ) -> None:
@@ -111,6 +113,9 @@ class SiloAgent:
         ):
             raise ConfigError(f"fedavg_weight must be an integer >= 1, got {fedavg_weight!r}")
         self._fedavg_weight = fedavg_weight
+        # Off by default: the loss and accuracy of the global model on local data are
+        # un-noised statistics of that data, which a DP silo must not release.
+        self._send_metrics = send_metrics
         self._rng = rng or SystemRandomSource()
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._state_path = state_dir / "silo-state.json"
@@ -223,7 +228,7 @@ class SiloAgent:
         config = {"round": req.round_id, **dict(req.config)}
         weights = np.asarray(req.weights, dtype=np.float64)
         try:
-            loss, _, eval_metrics = self._app.evaluate(weights, config)
+            evaluated = self._app.evaluate(weights, config) if self._send_metrics else None
             new_weights, _, fit_metrics = self._app.fit(weights, config)
         except PrivacyBudgetExceeded as exc:
             self._audit_event(
@@ -247,7 +252,10 @@ class SiloAgent:
         update = np.asarray(new_weights, dtype=np.float64).ravel() - weights
         # The declared weight, never the live count n: the sum of weights would reveal it.
         weight = min(self._fedavg_weight, spec.max_weight)
-        metrics = [float(loss), float(eval_metrics.get("accuracy", 0.0))]
+        metrics = None
+        if evaluated is not None:
+            loss, _, eval_metrics = evaluated
+            metrics = [float(loss), float(eval_metrics.get("accuracy", 0.0))]
         try:
             return spec.encode(update, weight=weight, metrics=metrics, rng=self._rng)
         except ConfigError as exc:  # NaN/inf in the update, or a malformed one

@@ -120,6 +120,8 @@ def make_client(
         policy=policy,
         allow_plaintext=config.allow_plaintext,
         fedavg_weight=config.fedavg_weight,
+        # A DP silo sends no un-noised statistic: its evaluation metrics stay home.
+        send_metrics=not config.dp.enabled,
         paillier=paillier,
     )
     return GrpcSiloClient(

@@ -5,7 +5,7 @@ and last, :mod:`fedseal.protocol.messages` those of the middle one:
 
 1. **Train.** The server sends :class:`TrainRequest` (global weights, the aggregation mode and the
    quantization every silo must encode with). A silo trains, encodes
-   ``[w*update, w, w*metrics]`` and answers :class:`TrainReady` (masking mode: the encoded
+   ``[w*update, w, v, v*metrics]`` and answers :class:`TrainReady` (masking mode: the encoded
    vector stays on the silo until it is masked), :class:`PaillierInput` (Paillier mode: the
    packed vector encrypted under the deployment's threshold key and signed by the silo),
    :class:`PlaintextInput` (the insecure ``"none"`` mode, kept only to measure what SecAgg

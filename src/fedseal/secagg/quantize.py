@@ -1,9 +1,11 @@
 """Fixed-point encoding of a silo's contribution into Z_{2^k}, and back.
 
-A silo's contribution is one integer vector ``[w*q(x), w, w*q(m)]``: its clipped, quantized
-update ``x`` scaled by its integer weight ``w`` (number of examples, capped at ``max_weight``),
-the weight itself, and its metrics ``m``, all of which are masked together (DESIGN §3): the
-server learns only the sums.
+A silo's contribution is one integer vector ``[w*q(x), w, v, v*q(m)]``: its clipped, quantized
+update ``x`` scaled by its integer weight ``w`` (declared, capped at ``max_weight``), the weight
+itself, and -- when the spec has metrics -- the metrics' weight ``v`` (``w`` if the silo sends
+its metrics ``m``, 0 if it does not: a silo under DP sends no un-noised statistic) and the
+metrics scaled by it, all masked together (DESIGN §3): the server learns only the sums, and
+"not collected" when no silo sent metrics.
 
 Each coordinate is clipped to ``[-clip, clip]`` and mapped to ``{0, ..., 2^bits - 1}`` with
 *stochastic rounding* (round up with probability equal to the fractional part), which is unbiased:
@@ -45,7 +47,7 @@ class DecodedSum:
 
     mean: npt.NDArray[np.float64]
     total_weight: int
-    metrics: npt.NDArray[np.float64]
+    metrics: npt.NDArray[np.float64] | None  # None: no contributor sent metrics
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,7 +127,7 @@ class QuantizationSpec:
 
     def encoded_length(self, dim: int) -> int:
         """Length of the encoded vector for an update of ``dim`` coordinates."""
-        return dim + 1 + self.num_metrics
+        return dim + 1 + (1 + self.num_metrics if self.num_metrics else 0)
 
     def mean_error_bound(self) -> float:
         """Largest possible |decoded weighted mean - weighted mean of clipped inputs|."""
@@ -146,10 +148,10 @@ class QuantizationSpec:
         update: npt.ArrayLike,
         *,
         weight: int,
-        metrics: npt.ArrayLike = (),
+        metrics: npt.ArrayLike | None = None,
         rng: RandomSource,
     ) -> npt.NDArray[Any]:
-        """Encode one silo's contribution ``[w*q(update), w, w*q(metrics)]``.
+        """Encode one silo's contribution ``[w*q(update), w, v, v*q(metrics)]``.
 
         Parameters
         ----------
@@ -157,24 +159,31 @@ class QuantizationSpec:
             The model update (flattened). NaN or infinite values are refused.
         weight : int
             The silo's weight, ``1 <= weight <= max_weight``.
-        metrics : array_like of float
-            Exactly ``num_metrics`` values.
+        metrics : array_like of float, optional
+            Exactly ``num_metrics`` values, or None to send none (``v = 0``; what a silo under
+            DP does: its metrics would be un-noised statistics of its data).
         rng : RandomSource
             Source of the stochastic-rounding coins.
         """
         x = np.asarray(update, dtype=np.float64).ravel()
-        m = np.asarray(metrics, dtype=np.float64).ravel()
+        sent = metrics is not None and self.num_metrics > 0
+        m = np.asarray(metrics if sent else [0.0] * self.num_metrics, dtype=np.float64).ravel()
         if not np.all(np.isfinite(x)):
             raise ConfigError("update contains NaN or infinite values")
-        if m.size != self.num_metrics or not np.all(np.isfinite(m)):
-            raise ConfigError(f"metrics must be {self.num_metrics} finite values, got {m.size}")
+        if metrics is not None and np.asarray(metrics).size != self.num_metrics:
+            raise ConfigError(f"metrics must be {self.num_metrics} finite values")
+        if not np.all(np.isfinite(m)):
+            raise ConfigError(f"metrics must be {self.num_metrics} finite values")
         if not isinstance(weight, int | np.integer) or not 1 <= weight <= self.max_weight:
             raise ConfigError(f"weight must be an integer in 1..{self.max_weight}, got {weight!r}")
         out = np.empty(self.encoded_length(x.size), dtype=self.dtype)
         w = np.uint64(weight)
         out[: x.size] = self._quantize(x, self.clip, rng) * w
         out[x.size] = w
-        out[x.size + 1 :] = self._quantize(m, self.metric_clip, rng) * w
+        if self.num_metrics:
+            v = w if sent else np.uint64(0)
+            out[x.size + 1] = v
+            out[x.size + 2 :] = self._quantize(m, self.metric_clip, rng) * v
         return out
 
     def decode_sum(
@@ -224,8 +233,16 @@ class QuantizationSpec:
                 f"max_weight {self.max_weight}"
             )
 
-        def mean(q: npt.NDArray[Any], clip: float, what: str) -> npt.NDArray[np.float64]:
-            values = q.astype(np.float64) * (2.0 * clip / self.levels / total_weight) - clip
+        metric_weight = int(total[dim + 1]) if self.num_metrics else 0
+        if metric_weight > total_weight:
+            raise AggregateIntegrityError(
+                f"aggregate metric weight {metric_weight} exceeds its total weight {total_weight}"
+            )
+
+        def mean(
+            q: npt.NDArray[Any], clip: float, what: str, weight: int
+        ) -> npt.NDArray[np.float64]:
+            values = q.astype(np.float64) * (2.0 * clip / self.levels / weight) - clip
             # Honest coordinates lie in [0, levels * w], so the mean lies in [-clip, clip].
             outside = np.abs(values) > clip * (1.0 + _TOLERANCE)
             if np.any(outside):
@@ -236,8 +253,13 @@ class QuantizationSpec:
                 )
             return values
 
+        metrics = (
+            mean(total[dim + 2 :], self.metric_clip, "metric", metric_weight)
+            if metric_weight
+            else None
+        )
         return DecodedSum(
-            mean=mean(total[:dim], self.clip, "coordinate"),
+            mean=mean(total[:dim], self.clip, "coordinate", total_weight),
             total_weight=total_weight,
-            metrics=mean(total[dim + 1 :], self.metric_clip, "metric"),
+            metrics=metrics,
         )

@@ -14,7 +14,10 @@ from fedseal.protocol import control as c
 from fedseal.secagg.quantize import QuantizationSpec
 from fedseal.server.strategy import RoundMetrics
 
-__all__ = ["DriverConfig", "Link", "RoundSummary", "summary_line"]
+__all__ = ["NOT_COLLECTED", "DriverConfig", "Link", "RoundSummary", "summary_line"]
+
+#: Shown in round records for a metric no silo sent (silos under DP send none).
+NOT_COLLECTED = "–"
 
 
 class Link(Protocol):
@@ -84,10 +87,11 @@ class RoundSummary:
             "seconds": round(self.seconds, 4),
         }
         if self.metrics is not None:
+            # "–" where no silo sent metrics (silos under DP send none), never a number.
             record.update(
                 total_weight=self.metrics.total_weight,
-                loss=self.metrics.loss,
-                accuracy=self.metrics.accuracy,
+                loss=NOT_COLLECTED if self.metrics.loss is None else self.metrics.loss,
+                accuracy=NOT_COLLECTED if self.metrics.accuracy is None else self.metrics.accuracy,
             )
         return record
 

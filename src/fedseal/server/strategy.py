@@ -1,7 +1,7 @@
 """FedAvg (McMahan et al., AISTATS 2017) as a small strategy over the securely aggregated sum.
 
 The server never sees one silo's update: it receives only the decoded sum of every survivor's
-``[w*update, w, w*metrics]`` (:meth:`fedseal.secagg.quantize.QuantizationSpec.decode_sum`), so
+``[w*update, w, v, v*metrics]`` (:meth:`fedseal.secagg.quantize.QuantizationSpec.decode_sum`), so
 the weighted mean update is ``sum(w*update) / sum(w)`` and the new global model is the old one
 plus that mean. The metrics are the weighted means of what silos measured of the global model
 they were sent (loss and accuracy on their own data), also learned only as a sum.
@@ -28,8 +28,8 @@ class RoundMetrics:
     """What the server learns from one round besides the new model."""
 
     total_weight: int
-    loss: float
-    accuracy: float
+    loss: float | None  # None: no silo sent metrics (silos under DP send none)
+    accuracy: float | None
 
 
 class FedAvg:
@@ -63,5 +63,7 @@ class FedAvg:
                 f"aggregate has {decoded.mean.size} values, the model {self.weights.size}"
             )
         self.weights = self.weights + self.server_lr * decoded.mean
+        if decoded.metrics is None:
+            return RoundMetrics(decoded.total_weight, None, None)
         loss, accuracy = (float(v) for v in decoded.metrics[: len(METRIC_NAMES)])
         return RoundMetrics(decoded.total_weight, loss, accuracy)
