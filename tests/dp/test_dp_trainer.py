@@ -239,3 +239,14 @@ def test_batchnorm_and_ledger_mismatch_refused(
             batch_size=10,
             steps_per_round=1,
         )
+
+
+def test_a_declared_sample_rate_does_not_follow_the_record_count(
+    make_trainer: Callable[..., Any],
+) -> None:
+    # Issue 11: q = batch_size / n would change with n (and the report would state it);
+    # declared for the deployment, it is the same whatever the silo holds.
+    small = make_trainer(n=100, silo="s", sample_rate=0.25)
+    large = make_trainer(n=300, silo="l", sample_rate=0.25)
+    assert small.sample_rate == large.sample_rate == 0.25
+    assert make_trainer(n=100, silo="d").sample_rate == 20 / 100  # not declared: B / n

@@ -325,6 +325,7 @@ class DPSettings:
     planned_rounds: int | None = None
     max_grad_norm: float = 1.0
     accountant: str = "rdp"
+    sample_rate: float | None = None
     allow_budget_increase: bool = False
 
     def __post_init__(self) -> None:
@@ -345,6 +346,7 @@ class DPSettings:
             max_grad_norm=self.max_grad_norm,
             delta=self.delta,
             accountant=cast(Any, self.accountant),
+            sample_rate=self.sample_rate,
             allow_budget_increase=self.allow_budget_increase,
         )
 

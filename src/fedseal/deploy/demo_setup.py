@@ -88,7 +88,11 @@ def prepare_demo_deployment(
         doc["allow_plaintext"] = aggregation == "none"
         settings = {"enabled": dp, "epsilon_budget": 8.0, "delta": 1e-5, "accountant": "rdp"}
         if dp:
-            settings.update(target_epsilon=8.0, planned_rounds=rounds, max_grad_norm=1.0)
+            # q declared for the deployment (batch 32 of about 91 records per hospital),
+            # so that it does not follow any hospital's live record count.
+            settings.update(
+                target_epsilon=8.0, planned_rounds=rounds, max_grad_norm=1.0, sample_rate=0.35
+            )
         doc["dp"] = settings
         write_config(path, doc, f"silo {name}")
     return server_path

@@ -92,6 +92,7 @@ _DP: dict[str, str] = {
     "max_grad_norm": _NUM,
     "accountant": _STR,
     "allow_budget_increase": _BOOL,
+    "sample_rate": _NUM,
 }
 #: Defaults of the keys a file may leave out although the dataclass requires them.
 _SERVER_DEFAULTS = {

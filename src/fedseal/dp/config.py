@@ -57,6 +57,10 @@ class DPConfig:
     secure_rng : bool
         Draw the DP noise and the Poisson sampling decisions from a CSPRNG (default). ``False``
         uses torch's default generator and is for experiments only.
+    sample_rate : float, optional
+        q, the Poisson sampling rate, declared for the deployment (``0 < q <= 1``). When
+        given, the trainer uses it instead of ``batch_size / n``, so that ``q`` (which the
+        accounting report states) does not depend on the silo's live record count.
     allow_budget_increase : bool
         Let :meth:`~fedseal.dp.ledger.PrivacyLedger.open` raise the ``epsilon_budget`` stored in
         an existing ledger to this config's value (default False: raising is refused). Lowering
@@ -85,6 +89,7 @@ class DPConfig:
     delta: float = 1e-5
     accountant: AccountantName = "rdp"
     secure_rng: bool = True
+    sample_rate: float | None = None
     allow_budget_increase: bool = False
 
     def __post_init__(self) -> None:
@@ -103,6 +108,14 @@ class DPConfig:
         if not isinstance(self.allow_budget_increase, bool):
             raise ConfigError(
                 f"allow_budget_increase must be a bool, got {self.allow_budget_increase!r}"
+            )
+        if self.sample_rate is not None and (
+            isinstance(self.sample_rate, bool)
+            or not isinstance(self.sample_rate, int | float)
+            or not 0.0 < self.sample_rate <= 1.0
+        ):
+            raise ConfigError(
+                f"sample_rate must satisfy 0 < sample_rate <= 1, got {self.sample_rate!r}"
             )
         if (self.noise_multiplier is None) == (self.target_epsilon is None):
             raise ConfigError("give exactly one of noise_multiplier and target_epsilon")

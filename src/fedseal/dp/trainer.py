@@ -103,6 +103,8 @@ class PrivateTrainer:
         n = self.num_examples = int(self._x.shape[0])
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        if sample_rate is None:
+            sample_rate = config.sample_rate  # declared for the deployment, if it is
         q = batch_size / n if sample_rate is None else float(sample_rate)
         if not (math.isfinite(q) and 0.0 < q <= 1.0):
             raise ConfigError(f"sample_rate must be in (0, 1], got {q!r} (batch_size / n?)")
