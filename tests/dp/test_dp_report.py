@@ -177,7 +177,7 @@ def _report(root: Path) -> dict[str, Any]:
 
 
 def test_rounds_are_finished_or_begun_not_finished(tmp_path: Path) -> None:
-    from fedseal.dp.report import FINISHED, ROUND_STATUSES, UNFINISHED, privacy_report
+    from fedseal.dp.report import FINISHED, RELEASED, ROUND_STATUSES, UNFINISHED, privacy_report
 
     _ledger(tmp_path / "silos" / "a", "a", [(3, True), (7, True), (8, False)])
     report = privacy_report(tmp_path)
@@ -187,14 +187,14 @@ def test_rounds_are_finished_or_begun_not_finished(tmp_path: Path) -> None:
         (7, "finished"),
         (8, "begun, not finished"),
     ]
-    assert set(report["round_statuses"]) == {FINISHED, UNFINISHED} == set(ROUND_STATUSES)
+    assert set(report["round_statuses"]) == {RELEASED, FINISHED, UNFINISHED} == set(ROUND_STATUSES)
     # the unfinished round counts in full, exactly as the guard counted it
     assert silo["epsilon"] == pytest.approx(silo["rounds"][-1]["epsilon"], rel=1e-9)
 
     _, html_path = write_privacy_report(tmp_path, tmp_path / "out")
     page = html_path.read_text()
     assert "<td>8</td><td><b class='open'>begun, not finished</b> (counted in full)" in page
-    assert "2 finished, <b class='open'>1 begun, not finished</b>" in page
+    assert "0 released in an aggregate, 2 finished (not attested), <b class='open'>1 begun" in page
     assert ">done<" not in page and "'done'" not in json.dumps(report)
 
 
@@ -345,3 +345,23 @@ def test_prv_failure_is_reported_not_raised(
         assert silo["epsilon"] == by["rdp"]["epsilon"]
         assert "ε is the RDP bound" in by["prv"]["note"]
     assert "PRV accountant failed" in html_path.read_text()
+
+
+def test_a_round_attested_by_the_server_reads_released_not_merely_finished(
+    tmp_path: Path,
+) -> None:
+    # Issue 11: the ledger tells "released in an aggregate" from "sent, round aborted".
+    from fedseal.dp import PrivacyLedger
+    from fedseal.dp.ledger import LEDGER_FILENAME
+    from fedseal.dp.report import FINISHED, RELEASED, UNFINISHED, privacy_report
+
+    state = tmp_path / "silos" / "a"
+    _ledger(state, "a", [(3, True), (7, True), (8, False)])
+    with PrivacyLedger.attach(state / LEDGER_FILENAME) as ledger:
+        assert ledger.mark_released(3)
+        assert not ledger.mark_released(8)  # begun, never finished: nothing was sent
+        assert not ledger.mark_released(99)  # a round this silo never trained in
+        assert ledger.mark_released(3)  # idempotent
+        assert ledger.released_rounds() == {3}
+    (silo,) = privacy_report(tmp_path)["silos"]
+    assert [r["status"] for r in silo["rounds"]] == [RELEASED, FINISHED, UNFINISHED]

@@ -369,4 +369,12 @@ class SiloAgent:
             return []
         if self._audit is not None:
             self._audit.checkpoint(round=req.round_id)
+        # The server attests only rounds whose aggregate it released: tell a DP app, so that
+        # its ledger (and privacy report) tells released rounds from sent-then-aborted ones.
+        released = getattr(self._app, "round_released", None)
+        if callable(released) and req.round_id == self.last_round:
+            try:
+                released(req.round_id)
+            except Exception:  # user code: a failed note must not cost the co-signature
+                log.exception("round %d: the app's round_released failed", req.round_id)
         return [c.CheckpointCosign(self.deployment_id, req.round_id, self.silo, signature)]

@@ -8,7 +8,10 @@ the app never sees keys, masks or the network.
 A DP app may also have ``privacy_plan()`` returning a :class:`fedseal.dp.guard.PrivacyPlan`
 (delegate to :meth:`fedseal.dp.PrivateTrainer.privacy_plan`) or None: the silo then logs and
 audits at start how many rounds its remaining ε budget allows, and refuses to start if none
-does (:mod:`fedseal.client.budget`).
+does (:mod:`fedseal.client.budget`); and ``round_released(round_id)``, called when the server's
+signed checkpoint attests that the round's aggregate was released (delegate to
+:meth:`fedseal.dp.PrivateTrainer.round_released`, so that the privacy report can tell released
+rounds from rounds sent and then aborted).
 """
 
 from __future__ import annotations

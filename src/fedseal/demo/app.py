@@ -69,6 +69,11 @@ class DemoApp:
         """The rounds the remaining ε budget allows (``fedseal.client.budget``); None without DP."""
         return None if self._trainer is None else self._trainer.privacy_plan()
 
+    def round_released(self, round_id: int) -> None:
+        """The server attested ``round_id``: mark it released in the privacy ledger."""
+        if self._trainer is not None:
+            self._trainer.round_released(round_id)
+
     def fit(
         self, weights: Weights, config: Mapping[str, Any]
     ) -> tuple[Weights, int, Mapping[str, float]]:

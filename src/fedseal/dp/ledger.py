@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS refusals (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     round INTEGER NOT NULL, time_utc TEXT NOT NULL,
     epsilon_would_be REAL NOT NULL, epsilon_budget REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS released (
+    round INTEGER PRIMARY KEY, time_utc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS budget_changes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     time_utc TEXT NOT NULL, old_budget REAL NOT NULL, new_budget REAL NOT NULL,
@@ -417,6 +419,35 @@ class PrivacyLedger:
                 "UPDATE rounds SET status = 'done', finished_utc = ? WHERE id = ?",
                 (self._clock().isoformat(), row_id),
             )
+
+    def mark_released(self, round_id: int) -> bool:
+        """Record that the aggregate of ``round_id`` was released (the server attested it).
+
+        Only a round this silo trained in is marked; returns whether one was. It changes no ε:
+        every round counts in full whatever its fate. It tells the report which rounds ended
+        in a released aggregate and which were sent but aborted.
+        """
+        with self._write():
+            if (
+                self._conn.execute(
+                    "SELECT 1 FROM rounds WHERE round = ? AND status = 'done'", (round_id,)
+                ).fetchone()
+                is None
+            ):
+                return False
+            self._conn.execute(
+                "INSERT OR IGNORE INTO released (round, time_utc) VALUES (?, ?)",
+                (round_id, self._clock().isoformat()),
+            )
+        return True
+
+    def released_rounds(self) -> set[int]:
+        """Round ids whose aggregate this silo saw released (empty for an older ledger)."""
+        try:
+            rows = self._conn.execute("SELECT round FROM released").fetchall()
+        except sqlite3.OperationalError:  # a ledger made before the table existed, read-only
+            return set()
+        return {int(r[0]) for r in rows}
 
     def record_refusal(self, *, round_id: int, epsilon_would_be: float) -> None:
         """Record that ``round_id`` was refused: ε would have reached ``epsilon_would_be``."""

@@ -35,6 +35,7 @@ __all__ = [
     "NEIGHBOURING_RELATION",
     "PRIVACY_UNIT",
     "PRV_MAX_WORK",
+    "RELEASED",
     "REPORT_HTML",
     "REPORT_JSON",
     "ROUND_STATUSES",
@@ -52,10 +53,14 @@ PRIVACY_UNIT = "one training record (example) of this silo"
 NEIGHBOURING_RELATION = "add/remove one record"
 FINISHED = "finished"
 UNFINISHED = "begun, not finished"
+RELEASED = "released in an aggregate"
 _STATUS = {"done": FINISHED, "begun": UNFINISHED}
 ROUND_STATUSES = {
-    FINISHED: "the silo completed its local training for this round and recorded it. The "
-    "ledger does not record whether the server then released the round's aggregate.",
+    RELEASED: "the silo trained and the server's signed checkpoint for the round attested that "
+    "its aggregate was released.",
+    FINISHED: "the silo completed its local training and sent its contribution, but saw no "
+    "attested release: the round aborted after it trained (or its app does not record "
+    "releases). Counted in full all the same.",
     UNFINISHED: "the silo reserved the round and may have drawn noise, but never recorded its "
     "end (killed, failed, or still running). Counted in full with its planned steps, exactly "
     "as the budget guard counts it; never a completed round.",
@@ -152,11 +157,14 @@ def _epsilons(merged: list[Entry], s: LedgerSettings) -> tuple[float, dict[str, 
     return guard, by_accountant
 
 
-def _round(r: RoundRecord) -> dict[str, Any]:
+def _round(r: RoundRecord, released: set[int]) -> dict[str, Any]:
+    status = _STATUS.get(r.status, UNFINISHED)  # unknown states never read as done
+    if status == FINISHED and r.round in released:
+        status = RELEASED
     return {
         "round": r.round,
         "time_utc": r.time_utc,
-        "status": _STATUS.get(r.status, UNFINISHED),  # unknown states never read as done
+        "status": status,
         "noise_multiplier": r.noise_multiplier,
         "sample_rate": r.sample_rate,
         "steps": r.steps,
@@ -171,6 +179,7 @@ def _silo_report(path: Path, cache: dict[Any, tuple[float, dict[str, Any]]]) -> 
         rounds = ledger.rounds()
         refusals = ledger.refusals()
         changes = ledger.budget_changes()
+        released = ledger.released_rounds()
     # begun-but-unfinished rows count with their planned steps (the ledger's crash rule).
     merged = compose((r.noise_multiplier, r.sample_rate, r.steps) for r in rounds)
     key = (tuple(merged), s.delta, s.accountant)  # the demo's silos share one history
@@ -186,7 +195,7 @@ def _silo_report(path: Path, cache: dict[Any, tuple[float, dict[str, Any]]]) -> 
         "epsilon": guard,
         "epsilon_by_accountant": by_accountant,
         "epsilon_budget": s.epsilon_budget,
-        "rounds": [_round(r) for r in rounds],
+        "rounds": [_round(r, released) for r in rounds],
         "refusals": [
             {
                 "round": f.round,

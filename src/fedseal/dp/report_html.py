@@ -18,6 +18,7 @@ from fedseal.dp.report import (
     FINISHED,
     NEIGHBOURING_RELATION,
     PRIVACY_UNIT,
+    RELEASED,
     ROUND_STATUSES,
     UNFINISHED,
 )
@@ -50,7 +51,7 @@ def _figure(silos: list[dict[str, Any]]) -> Figure | None:
             marker=".",
             label=silo["silo"],
         )
-        open_rounds = [r for r in rounds if r["status"] != FINISHED]
+        open_rounds = [r for r in rounds if r["status"] not in (FINISHED, RELEASED)]
         if open_rounds:
             ax.plot(
                 [r["round"] for r in open_rounds],
@@ -140,9 +141,10 @@ def _changes_html(silo: dict[str, Any]) -> str:
 def _rounds_cell(silo: dict[str, Any]) -> str:
     if not silo["rounds"]:
         return "no rounds trained"
+    released = sum(1 for r in silo["rounds"] if r["status"] == RELEASED)
     finished = sum(1 for r in silo["rounds"] if r["status"] == FINISHED)
-    open_rounds = len(silo["rounds"]) - finished
-    return f"{finished} {FINISHED}" + (
+    open_rounds = len(silo["rounds"]) - finished - released
+    return f"{released} {RELEASED}, {finished} {FINISHED} (not attested)" + (
         f", <b class='open'>{open_rounds} {UNFINISHED}</b>" if open_rounds else ""
     )
 
@@ -164,8 +166,8 @@ def _rounds_html(silo: dict[str, Any]) -> str:
         + "".join(
             f"<tr><td>{r['round']}</td><td>"
             + (
-                FINISHED
-                if r["status"] == FINISHED
+                r["status"]
+                if r["status"] in (FINISHED, RELEASED)
                 else f"<b class='open'>{UNFINISHED}</b> (counted in full)"
             )
             + f"</td><td>{r['noise_multiplier']:.4g}</td><td>{r['sample_rate']:.4g}</td>"

@@ -183,6 +183,10 @@ class PrivateTrainer:
             limit=limit,
         )
 
+    def round_released(self, round_id: int) -> bool:
+        """Record in the ledger that ``round_id``'s aggregate was released (reports only)."""
+        return self.ledger.mark_released(round_id)
+
     def rounds_affordable(self, *, limit: int = ROUNDS_LIMIT) -> int:
         """``privacy_plan(limit=limit).rounds``: the rounds the remaining budget allows."""
         return self.privacy_plan(limit=limit).rounds
