@@ -89,7 +89,6 @@ class _Round:
     s_publics: Mapping[str, bytes] | None = None
     c_publics: Mapping[str, bytes] | None = None
     held: Mapping[str, tuple[shamir.Share, shamir.Share]] | None = None  # owner -> (b, s_sk)
-    commitments: Mapping[str, tuple[bytes, bytes]] | None = None  # owner -> its dealer's
     rejected: frozenset[str] = frozenset()  # neighbours whose share failed its checks
     survivors: tuple[str, ...] = ()
 
@@ -341,12 +340,11 @@ class ClientSession:
         seed_shares = shamir.split(r.seed.reveal(), xs, p.threshold, self._rng)
         key_shares = shamir.split(r.s_key.reveal(), xs, p.threshold, self._rng)
         out, held = [], {}
-        commitments: dict[str, tuple[bytes, bytes]] = {}
         for v, pair in zip(holders, zip(seed_shares, key_shares, strict=True), strict=True):
             if v == self.silo_id:  # its own share: committed like the others, never sent
                 held[v] = pair
-                commitments[v] = commit_pair(r.context, self.silo_id, v, pair)
-                out.append(m.EncryptedShare(self.silo_id, v, b"", *commitments[v]))
+                own = commit_pair(r.context, self.silo_id, v, pair)
+                out.append(m.EncryptedShare(self.silo_id, v, b"", *own))
                 continue
             out.append(
                 seal_pair(
@@ -364,19 +362,18 @@ class ClientSession:
         r.neighbours = frozenset(holders) - {self.silo_id}
         r.s_publics = {v: ad.s_public for v, ad in by_silo.items()}
         r.held = held
-        r.commitments = commitments
         r.c_publics = {v: ad.c_public for v, ad in by_silo.items()}
         self.stage = ClientStage.SHARED
         return [m.ShareKeys(*r.context.fields(), self.silo_id, tuple(out), signature)]
 
     def _on_shares(self, message: m.ShareDelivery) -> list[m.Message]:
         r = self._round
-        assert r is not None and r.held is not None and r.commitments is not None
+        assert r is not None and r.held is not None
         assert r.s_publics is not None and r.c_publics is not None
         p = r.params
         if self._input is None:
             raise ConfigError("provide_input() must be called before the shares arrive")
-        held, commitments = dict(r.held), dict(r.commitments)
+        held = dict(r.held)
         rejected: set[str] = set()
         for share in message.shares:
             if share.receiver != self.silo_id or share.sender not in r.neighbours:
@@ -396,8 +393,6 @@ class ClientSession:
                 # Hold nothing for this dealer but still mask with it: the masks cancel, and
                 # the round survives while t other neighbours hold valid shares of it.
                 rejected.add(share.sender)
-                continue
-            commitments[share.sender] = (share.seed_commitment, share.key_commitment)
         delivered = set(held) | rejected
         if len(delivered) < p.threshold:
             raise RoundAbortedError(
@@ -408,7 +403,6 @@ class ClientSession:
             self._input, index=r.index, seed=r.seed, s_key=r.s_key, peers=peers, context=r.context
         )
         r.held = held
-        r.commitments = commitments
         r.rejected = frozenset(rejected)
         self._input = None
         self.stage = ClientStage.MASKED
