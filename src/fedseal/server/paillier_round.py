@@ -52,7 +52,6 @@ from fedseal.secagg.paillier import (
     PartialDecryption,
     PlaintextProof,
     ProofContext,
-    check_elements,
     combine,
     verify_partial,
 )
@@ -187,17 +186,15 @@ class PaillierRound:
         vector = EncryptedVector.from_bytes(
             message.ciphertexts, public_key=public, key_id=public.key_id, round_id=self.round_id
         )
-        check_elements(
-            vector.ciphertexts, public, key_id=vector.key_id, round_id=vector.round_id,
-            expected_round=self.round_id, expected_count=setup.layout.count,
-        )  # fmt: skip
         # A sender must know what it encrypted: an input derived from other silos'
         # ciphertexts, an old round's, or another silo's has no proof (docs/paillier.md).
+        # The proof is checked first because add() changes the running sum; add() then checks
+        # every element (range, unit, count), so an input is taken only if both hold.
         proof = PlaintextProof.from_bytes(message.proof, public)
         context = ProofContext(setup.deployment_id, self.round_id, silo)
         if not verify_proof(public, vector.ciphertexts, proof, context=context):
             raise ProtocolViolation("the proof of plaintext knowledge does not verify")
-        self._sum.add(vector)  # unchanged on error
+        self._sum.add(vector)  # checks the elements; unchanged on error
         self._inputs[silo] = message
 
     def decrypt_request(self) -> c.DecryptRequest:

@@ -202,7 +202,8 @@ def verify(
 ) -> bool:
     """True iff ``proof`` shows knowledge of every plaintext of ``ciphertexts`` in ``context``.
 
-    The ciphertexts themselves must already be checked to lie in ``Z*_{N^2}``.
+    Accepting an input also needs its ciphertexts to lie in ``Z*_{N^2}``
+    (:func:`~fedseal.secagg.paillier.check_elements`), checked before or after this.
     """
     n, n2 = public_key.n, public_key.n_squared
     a, z, w = proof.commitment, proof.z, proof.w
