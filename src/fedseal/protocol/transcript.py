@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from fedseal.protocol.messages import AdvertiseKeys, EncryptedShare, RoundParams
-from fedseal.secagg.identity import signing_payload
+from fedseal.secagg.identity import encode_field, signing_payload
 from fedseal.secagg.keys import RoundContext
 
 __all__ = [
@@ -82,16 +82,8 @@ def share_ad(context: RoundContext, sender: str, receiver: str) -> bytes:
     return signing_payload("share", *context.fields(), sender, receiver)
 
 
-def _field(value: bytes) -> bytes:
-    """A bytes field exactly as :func:`signing_payload` encodes it (tag, length, data)."""
-    return b"b" + len(value).to_bytes(4, "big") + bytes(value)
-
-
-@lru_cache(maxsize=4096)
-def _name(value: str) -> bytes:
-    """A str field exactly as :func:`signing_payload` encodes it (silo names repeat a lot)."""
-    data = value.encode("utf-8")
-    return b"s" + len(data).to_bytes(4, "big") + data
+# Silo names repeat in every commitment and ShareKeys entry: encode each once.
+_name = lru_cache(maxsize=4096)(encode_field)
 
 
 @lru_cache(maxsize=64)
@@ -114,7 +106,7 @@ def share_commitment(
     if kind not in ("b", "s"):
         raise ValueError(f"kind must be 'b' or 's', got {kind!r}")
     h = _commitment_prefix(*context.fields()).copy()
-    h.update(_name(kind) + _name(dealer) + _name(holder) + _field(share))
+    h.update(_name(kind) + _name(dealer) + _name(holder) + encode_field(share))
     digest: bytes = h.digest()
     return digest
 
@@ -133,8 +125,8 @@ def share_keys_payload(
         entries.update(
             _name(share.receiver)
             + hashlib.sha256(share.ciphertext).digest()
-            + _field(share.seed_commitment)
-            + _field(share.key_commitment)
+            + encode_field(share.seed_commitment)
+            + encode_field(share.key_commitment)
         )
         count += 1
     return signing_payload("share-keys", *context.fields(), digest, dealer, count, entries.digest())

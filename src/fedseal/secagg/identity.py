@@ -17,7 +17,7 @@ import nacl.signing
 from fedseal.errors import AuthenticationError, ConfigError
 from fedseal.secagg.secret import Secret
 
-__all__ = ["IdentityKey", "IdentityPublicKey", "signing_payload"]
+__all__ = ["IdentityKey", "IdentityPublicKey", "encode_field", "signing_payload"]
 
 
 def signing_payload(purpose: str, *fields: bytes | str | int) -> bytes:
@@ -29,18 +29,27 @@ def signing_payload(purpose: str, *fields: bytes | str | int) -> bytes:
     out = bytearray(b"fedseal/v1/")
     out += purpose.encode() + b"\x00"
     for field in fields:
-        if isinstance(field, bool):
-            raise TypeError("bool fields are ambiguous; use int")
-        if isinstance(field, int):
-            if field < 0:
-                raise ValueError("integer fields must be >= 0")
-            data, tag = field.to_bytes(8, "big"), b"i"
-        elif isinstance(field, str):
-            data, tag = field.encode("utf-8"), b"s"
-        else:
-            data, tag = bytes(field), b"b"
-        out += tag + len(data).to_bytes(4, "big") + data
+        out += encode_field(field)
     return bytes(out)
+
+
+def encode_field(field: bytes | str | int) -> bytes:
+    """One field of :func:`signing_payload`: a type tag, a 4-byte length, the data.
+
+    Exposed so that a caller can hash a payload's constant head once and append the fields
+    that vary (``transcript.share_commitment``) and still hash exactly ``signing_payload``.
+    """
+    if isinstance(field, bool):
+        raise TypeError("bool fields are ambiguous; use int")
+    if isinstance(field, int):
+        if field < 0:
+            raise ValueError("integer fields must be >= 0")
+        data, tag = field.to_bytes(8, "big"), b"i"
+    elif isinstance(field, str):
+        data, tag = field.encode("utf-8"), b"s"
+    else:
+        data, tag = bytes(field), b"b"
+    return tag + len(data).to_bytes(4, "big") + data
 
 
 class IdentityPublicKey:
