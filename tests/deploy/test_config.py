@@ -202,6 +202,11 @@ def test_wrapping_check_passes_with_a_64_bit_modulus(dep: ProvisionResult, tmp_p
         ({"dp": {"planned_rounds": 3}}, r"\[dp\]: planned_rounds is only used with target_eps"),
         ({"dp": {"epsilon_budget": -1}}, r"\[dp\]: epsilon_budget must be"),
         ({"dp": {"allow_budget_increase": 1}}, r"\[dp\]: allow_budget_increase must be"),
+        ({"dp": {"neighbouring_relation": "swap"}}, r"\[dp\]: neighbouring_relation must be one"),
+        (
+            {"dp": {"neighbouring_relation": "replace_one", "accountant": "prv"}},
+            r"\[dp\]: neighbouring_relation 'replace_one' is accounted with R",
+        ),
         ({"tls": "silo.crt"}, "tls must be a table"),
         ({"identities": {"alpha": KEY_A, "beta": KEY_A}}, "the same public key"),
     ],
@@ -246,6 +251,9 @@ def test_dp_settings() -> None:
     assert raise_ok is not None and raise_ok.allow_budget_increase
     with pytest.raises(ConfigError, match="allow_budget_increase must be a bool"):
         DPSettings(allow_budget_increase="yes")  # type: ignore[arg-type]
+    replace = DPSettings(neighbouring_relation="replace_one").to_dp_config()
+    assert replace is not None and replace.neighbouring_relation == "replace_one"
+    assert DPSettings().to_dp_config().neighbouring_relation == "add_remove"  # type: ignore[union-attr]
 
 
 def test_direct_construction_is_validated_too(tmp_path: Path) -> None:

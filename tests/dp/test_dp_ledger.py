@@ -142,6 +142,7 @@ def test_ledger_of_the_previous_version_opens(tmp_path: Path) -> None:
     conn.close()
     with PrivacyLedger.read(tmp_path / LEDGER_FILENAME) as view:
         assert view.budget_changes() == [] and len(view.rounds()) == 1
+        assert view.settings.relation == "add_remove"  # every earlier ledger was add/remove
     with PrivacyLedger.attach(tmp_path / LEDGER_FILENAME) as ledger:
         ledger.mark_budget_changes_audited(10)  # no table yet: nothing to mark
         assert ledger.budget_changes() == []
@@ -150,6 +151,7 @@ def test_ledger_of_the_previous_version_opens(tmp_path: Path) -> None:
         assert len(ledger.rounds()) == 1
         (change,) = ledger.budget_changes()
         assert (change.old_budget, change.new_budget) == (8.0, 7.0)
+        assert ledger.settings.relation == "add_remove"
         assert _reserve(ledger, 1) > 2.0
 
 

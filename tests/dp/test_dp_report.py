@@ -135,6 +135,7 @@ def _ledger(
     setting: tuple[float, float, int] = _SMALL,
     accountant: str = "rdp",
     row_epsilon: bool = True,
+    relation: str = "add_remove",
 ) -> None:
     """A ledger of ``(round_id, finished)`` rows at ``setting``, each with the guard's ε.
 
@@ -150,11 +151,14 @@ def _ledger(
         noise_multiplier=sigma,
         delta=1e-5,
         accountant=accountant,  # type: ignore[arg-type]
+        neighbouring_relation=relation,  # type: ignore[arg-type]
     )
     with PrivacyLedger.open(state, silo=silo, config=config) as ledger, ledger.exclusive():
         for k, (round_id, finished) in enumerate(rounds, start=1):
             eps = (
-                epsilon([(sigma, q, steps * k)], delta=1e-5, accountant=accountant)
+                epsilon(
+                    [(sigma, q, steps * k)], delta=1e-5, accountant=accountant, relation=relation
+                )
                 if row_epsilon
                 else 0.0
             )
@@ -365,3 +369,32 @@ def test_a_round_attested_by_the_server_reads_released_not_merely_finished(
         assert ledger.released_rounds() == {3}
     (silo,) = privacy_report(tmp_path)["silos"]
     assert [r["status"] for r in silo["rounds"]] == [RELEASED, FINISHED, UNFINISHED]
+
+
+def test_each_silo_states_its_relation_and_both_epsilons(tmp_path: Path) -> None:
+    from fedseal.dp.accounting import epsilon
+    from fedseal.dp.report import write_privacy_report
+
+    _ledger(tmp_path / "silos" / "a", "a", [(1, True), (2, True)])
+    _ledger(tmp_path / "silos" / "b", "b", [(1, True), (2, True)], relation="replace_one")
+    silos = _report(tmp_path)
+    a, b = silos["a"], silos["b"]
+    assert (a["relation"], a["neighbouring_relation"]) == ("add_remove", "add/remove one record")
+    assert (b["relation"], b["neighbouring_relation"]) == (
+        "replace_one",
+        "replace one record by another",
+    )
+    history = [(1.2, 0.1, 10)]
+    replace = epsilon(history, delta=1e-5, accountant="rdp", relation="replace_one")
+    assert b["epsilon"] == pytest.approx(replace) == pytest.approx(b["rounds"][-1]["epsilon"])
+    assert a["epsilon_rdp_by_relation"] == b["epsilon_rdp_by_relation"]
+    assert b["epsilon_rdp_by_relation"]["replace_one"] == pytest.approx(replace)
+    assert a["epsilon"] == pytest.approx(a["epsilon_rdp_by_relation"]["add_remove"])
+    assert a["epsilon"] < replace
+    prv = b["epsilon_by_accountant"]["prv"]
+    assert prv["epsilon"] is None and "add/remove only" in prv["note"]
+    assert "fedseal.dp.replace_one" in b["epsilon_by_accountant"]["rdp"]["method"]
+    _, html_path = write_privacy_report(tmp_path, tmp_path / "out")
+    page = html_path.read_text()
+    assert "replace one record by another" in page and "add/remove one record" in page
+    assert "under the other relation" in page

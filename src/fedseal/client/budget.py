@@ -83,6 +83,7 @@ def _details(plan: PrivacyPlan) -> dict[str, object]:
         "epsilon_budget": plan.epsilon_budget,
         "delta": plan.delta,
         "accountant": plan.accountant,
+        "neighbouring_relation": plan.relation,
     }
 
 
@@ -116,7 +117,7 @@ def check_privacy_plan(app: SiloApp, *, audit: AuditLog | None) -> PrivacyPlan |
     )
     spent = (
         f"epsilon spent {plan.epsilon_spent:.4f} of budget {plan.epsilon_budget:g}, "
-        f"delta={plan.delta:g}, accountant={plan.accountant}"
+        f"delta={plan.delta:g}, accountant={plan.accountant}, relation={plan.relation}"
     )
     if plan.rounds == 0:
         if audit is not None:

@@ -327,6 +327,7 @@ class DPSettings:
     accountant: str = "rdp"
     sample_rate: float | None = None
     allow_budget_increase: bool = False
+    neighbouring_relation: str = "add_remove"
 
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
@@ -348,6 +349,7 @@ class DPSettings:
             accountant=cast(Any, self.accountant),
             sample_rate=self.sample_rate,
             allow_budget_increase=self.allow_budget_increase,
+            neighbouring_relation=cast(Any, self.neighbouring_relation),
         )
 
     def to_dp_config(self) -> DPConfig | None:

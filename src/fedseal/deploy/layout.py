@@ -93,6 +93,10 @@ _COMMENTS = {
         "set true only to raise epsilon_budget above what this silo's ledger holds; the\n"
         "change is recorded in the ledger, audited and shown in the privacy report"
     ),
+    "dp.neighbouring_relation": (
+        '"add_remove" (one record added or removed) or "replace_one" (one record replaced,\n'
+        'record count public; needs accountant = "rdp"); fixed once the ledger exists'
+    ),
     "fedavg_weight": (
         "this silo's FedAvg weight, declared and public (never its live record count)"
     ),

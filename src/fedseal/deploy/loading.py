@@ -93,6 +93,7 @@ _DP: dict[str, str] = {
     "accountant": _STR,
     "allow_budget_increase": _BOOL,
     "sample_rate": _NUM,
+    "neighbouring_relation": _STR,
 }
 #: Defaults of the keys a file may leave out although the dataclass requires them.
 _SERVER_DEFAULTS = {

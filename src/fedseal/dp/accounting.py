@@ -17,6 +17,9 @@ rounds with one setting become a single entry (RDP multiplies per-step RDP by ``
 
 If PRV composition of a very long history runs out of memory or range, we fall back to the RDP
 bound (also a valid (ε, δ) upper bound) and warn.
+
+Every function takes the neighbouring ``relation``. ``"add_remove"`` is what the Opacus
+accountants analyse; ``"replace_one"`` goes to :mod:`fedseal.dp.replace_one` (RDP only).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 from fedseal.dp.config import DPConfig
 from fedseal.dp.ledger import RoundRecord
+from fedseal.dp.replace_one import epsilon_replace_one
 from fedseal.errors import ConfigError
 
 __all__ = [
@@ -68,11 +72,19 @@ def make_accountant(entries: Iterable[Entry], accountant: str) -> Any:
     return acc
 
 
-def epsilon(entries: Iterable[Entry], *, delta: float, accountant: str) -> float:
+def epsilon(
+    entries: Iterable[Entry], *, delta: float, accountant: str, relation: str = "add_remove"
+) -> float:
     """ε at ``delta`` after composing ``entries`` (0.0 for an empty history)."""
     merged = compose(entries)
     if not merged:
         return 0.0
+    if relation == "replace_one":
+        if accountant != "rdp":
+            raise ConfigError("the replace_one relation is accounted with accountant 'rdp' only")
+        return epsilon_replace_one(merged, delta=delta)
+    if relation != "add_remove":
+        raise ConfigError(f"relation must be 'add_remove' or 'replace_one', got {relation!r}")
     acc = make_accountant(merged, accountant)
     try:
         return float(acc.get_epsilon(delta=delta))
@@ -101,12 +113,14 @@ def epsilon_after(
     steps: int,
     delta: float,
     accountant: str,
+    relation: str = "add_remove",
 ) -> float:
     """ε after the ledger's ``rounds`` plus one more round of ``steps`` at ``(σ, q)``."""
     return epsilon(
         [*_entries(rounds), (noise_multiplier, sample_rate, steps)],
         delta=delta,
         accountant=accountant,
+        relation=relation,
     )
 
 
@@ -120,6 +134,7 @@ def rounds_affordable(
     accountant: str,
     epsilon_budget: float,
     limit: int = 10_000,
+    relation: str = "add_remove",
 ) -> int:
     """How many more rounds of ``steps`` at ``(σ, q)`` the budget allows, at most ``limit``.
 
@@ -134,7 +149,8 @@ def rounds_affordable(
 
     def fits(k: int) -> bool:
         entries = [*history, (noise_multiplier, sample_rate, steps * k)]
-        return epsilon(entries, delta=delta, accountant=accountant) <= epsilon_budget
+        eps = epsilon(entries, delta=delta, accountant=accountant, relation=relation)
+        return eps <= epsilon_budget
 
     if limit == 0 or not fits(1):
         return 0
@@ -151,9 +167,11 @@ def rounds_affordable(
     return low
 
 
-def spent_epsilon(rounds: Sequence[RoundRecord], *, delta: float, accountant: str) -> float:
+def spent_epsilon(
+    rounds: Sequence[RoundRecord], *, delta: float, accountant: str, relation: str = "add_remove"
+) -> float:
     """ε spent by the ledger's ``rounds`` so far."""
-    return epsilon(_entries(rounds), delta=delta, accountant=accountant)
+    return epsilon(_entries(rounds), delta=delta, accountant=accountant, relation=relation)
 
 
 def noise_multiplier_for(config: DPConfig, *, sample_rate: float, steps_per_round: int) -> float:
@@ -162,7 +180,9 @@ def noise_multiplier_for(config: DPConfig, *, sample_rate: float, steps_per_roun
     The derivation asks Opacus' ``get_noise_multiplier`` for the σ that reaches
     ``target_epsilon`` (within its 0.01 tolerance, from below) after
     ``planned_rounds * steps_per_round`` steps at ``sample_rate``, with the configured
-    accountant. It is deterministic, so every restart derives the same σ.
+    accountant. Under ``replace_one`` the same search (σ within 0.01, from the safe side) runs
+    on :func:`fedseal.dp.replace_one.epsilon_replace_one`. It is deterministic, so every
+    restart derives the same σ.
     """
     if config.noise_multiplier is not None:
         return float(config.noise_multiplier)
@@ -170,6 +190,13 @@ def noise_multiplier_for(config: DPConfig, *, sample_rate: float, steps_per_roun
 
     if config.target_epsilon is None or config.planned_rounds is None:  # pragma: no cover
         raise ConfigError("target_epsilon and planned_rounds are required to derive σ")
+    if config.neighbouring_relation == "replace_one":
+        return _sigma_replace_one(
+            config.target_epsilon,
+            delta=config.delta,
+            sample_rate=sample_rate,
+            steps=config.planned_rounds * steps_per_round,
+        )
     return float(
         get_noise_multiplier(
             target_epsilon=config.target_epsilon,
@@ -179,3 +206,24 @@ def noise_multiplier_for(config: DPConfig, *, sample_rate: float, steps_per_roun
             accountant=config.accountant,
         )
     )
+
+
+def _sigma_replace_one(target: float, *, delta: float, sample_rate: float, steps: int) -> float:
+    """The smallest σ on a 0.01 bisection whose replace-one ε is at most ``target``."""
+
+    def eps(sigma: float) -> float:
+        with warnings.catch_warnings():  # "optimal order is the smallest alpha" while probing
+            warnings.simplefilter("ignore", UserWarning)
+            return epsilon_replace_one([(sigma, sample_rate, steps)], delta=delta)
+
+    low, high = 0.05, 10.0  # below σ = 0.05 the quadrature grid grows large; stay above it
+    if eps(low) <= target:
+        return low
+    while eps(high) > target:
+        low, high = high, 2.0 * high
+        if high > 1e6:
+            raise ConfigError(f"no noise multiplier reaches epsilon {target} (replace_one)")
+    while high - low > 0.01:
+        mid = (low + high) / 2.0
+        low, high = (low, mid) if eps(mid) <= target else (mid, high)
+    return high

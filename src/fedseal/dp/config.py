@@ -17,10 +17,20 @@ from typing import Literal, get_args
 
 from fedseal.errors import ConfigError
 
-__all__ = ["AccountantName", "DPConfig"]
+__all__ = ["RELATION_TEXT", "AccountantName", "DPConfig", "NeighbouringRelation"]
 
 AccountantName = Literal["rdp", "prv"]
 _ACCOUNTANTS: tuple[str, ...] = get_args(AccountantName)
+
+#: Which data sets count as neighbours in the (ε, δ) promise.
+NeighbouringRelation = Literal["add_remove", "replace_one"]
+_RELATIONS: tuple[str, ...] = get_args(NeighbouringRelation)
+
+#: How reports and logs name each relation.
+RELATION_TEXT: dict[str, str] = {
+    "add_remove": "add/remove one record",
+    "replace_one": "replace one record by another",
+}
 
 
 def _positive(name: str, value: object) -> float:
@@ -54,6 +64,12 @@ class DPConfig:
         δ of the (ε, δ) guarantee, ``0 < delta < 1``; choose it well below ``1 / n_examples``.
     accountant : {"rdp", "prv"}
         Opacus accountant: Rényi DP (Mironov 2017) or privacy random variables (Gopi et al. 2021).
+    neighbouring_relation : {"add_remove", "replace_one"}
+        Which data sets the (ε, δ) promise treats as neighbours (default ``"add_remove"``, the
+        relation Opacus analyses). ``"replace_one"`` protects one record swapped for another,
+        the relation to promise when the silo's data set size is public; it is accounted by
+        :mod:`fedseal.dp.replace_one` and needs ``accountant="rdp"``. Fixed for the life of the
+        silo's ledger.
     secure_rng : bool
         Draw the DP noise and the Poisson sampling decisions from a CSPRNG (default). ``False``
         uses torch's default generator and is for experiments only.
@@ -91,6 +107,7 @@ class DPConfig:
     secure_rng: bool = True
     sample_rate: float | None = None
     allow_budget_increase: bool = False
+    neighbouring_relation: NeighbouringRelation = "add_remove"
 
     def __post_init__(self) -> None:
         _positive("epsilon_budget", self.epsilon_budget)
@@ -102,6 +119,16 @@ class DPConfig:
         if self.accountant not in _ACCOUNTANTS:
             raise ConfigError(
                 f"accountant must be one of {', '.join(_ACCOUNTANTS)}, got {self.accountant!r}"
+            )
+        if self.neighbouring_relation not in _RELATIONS:
+            raise ConfigError(
+                f"neighbouring_relation must be one of {', '.join(_RELATIONS)}, "
+                f"got {self.neighbouring_relation!r}"
+            )
+        if self.neighbouring_relation == "replace_one" and self.accountant != "rdp":
+            raise ConfigError(
+                "neighbouring_relation 'replace_one' is accounted with Rényi DP only: "
+                "set accountant = 'rdp' (Opacus' PRV accountant analyses add/remove)"
             )
         if not isinstance(self.secure_rng, bool):
             raise ConfigError(f"secure_rng must be a bool, got {self.secure_rng!r}")

@@ -53,6 +53,7 @@ class PrivacyPlan:
     epsilon_budget: float
     delta: float
     accountant: str
+    relation: str = "add_remove"
 
 
 def plan_rounds(
@@ -78,6 +79,7 @@ def plan_rounds(
         accountant=s.accountant,
         epsilon_budget=s.epsilon_budget,
         limit=limit,
+        relation=s.relation,
     )
     return PrivacyPlan(
         silo=s.silo,
@@ -86,10 +88,13 @@ def plan_rounds(
         noise_multiplier=noise_multiplier,
         sample_rate=sample_rate,
         steps_per_round=steps,
-        epsilon_spent=spent_epsilon(history, delta=s.delta, accountant=s.accountant),
+        epsilon_spent=spent_epsilon(
+            history, delta=s.delta, accountant=s.accountant, relation=s.relation
+        ),
         epsilon_budget=s.epsilon_budget,
         delta=s.delta,
         accountant=s.accountant,
+        relation=s.relation,
     )
 
 
@@ -124,6 +129,7 @@ def reserve_round(
             steps=steps,
             delta=settings.delta,
             accountant=settings.accountant,
+            relation=settings.relation,
         )
         refused = eps > settings.epsilon_budget
         if refused:
@@ -141,6 +147,7 @@ def reserve_round(
         raise PrivacyBudgetExceeded(
             f"silo {settings.silo!r} abstains from round {round_id}: epsilon would reach "
             f"{eps:.4f} > budget {settings.epsilon_budget:g} "
-            f"(delta={settings.delta:g}, accountant={settings.accountant})"
+            f"(delta={settings.delta:g}, accountant={settings.accountant}, "
+            f"relation={settings.relation})"
         )
     return Reservation(row_id=row_id, round_id=round_id, epsilon=eps)

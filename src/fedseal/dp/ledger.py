@@ -4,8 +4,10 @@ The ledger is the accountant's memory. Its file, ``privacy-ledger.sqlite3`` in t
 directory, holds four tables:
 
 ``settings``
-    One row fixed at creation: silo name, δ, accountant, ε budget. Reopening with another δ or
-    accountant is refused: ε values computed under different δ or accountants do not compose.
+    One row fixed at creation: silo name, δ, accountant, ε budget, neighbouring relation.
+    Reopening with another δ, accountant or relation is refused: ε values computed under
+    different ones do not compose. (Ledgers of earlier versions, which had no relation column,
+    were all add/remove and gain the column with that value.)
     The budget is the only setting that may change, and only through a ``budget_changes`` row.
 ``rounds``
     One row per round that may have drawn noise: round id, UTC time, steps, sample rate q,
@@ -54,7 +56,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     silo TEXT NOT NULL, delta REAL NOT NULL, accountant TEXT NOT NULL,
-    epsilon_budget REAL NOT NULL, created_utc TEXT NOT NULL);
+    epsilon_budget REAL NOT NULL, created_utc TEXT NOT NULL,
+    relation TEXT NOT NULL DEFAULT 'add_remove');
 CREATE TABLE IF NOT EXISTS rounds (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     round INTEGER NOT NULL, time_utc TEXT NOT NULL, finished_utc TEXT,
@@ -88,6 +91,7 @@ class LedgerSettings:
     delta: float
     accountant: str
     epsilon_budget: float
+    relation: str = "add_remove"
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,10 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _has_relation(conn: sqlite3.Connection) -> bool:
+    return any(r[1] == "relation" for r in conn.execute("PRAGMA table_info(settings)"))
+
+
 def _change_budget(
     conn: sqlite3.Connection,
     path: Path,
@@ -174,12 +182,15 @@ class PrivacyLedger:
         self.path = path
         self._clock = clock
         self._in_txn = False
+        relation = "relation" if _has_relation(conn) else "'add_remove'"
         row = conn.execute(
-            "SELECT silo, delta, accountant, epsilon_budget FROM settings WHERE id = 1"
+            f"SELECT silo, delta, accountant, epsilon_budget, {relation} FROM settings WHERE id = 1"  # noqa: S608
         ).fetchone()
         if row is None:
             raise ConfigError(f"privacy ledger {path} has no settings row")
-        self.settings = LedgerSettings(str(row[0]), float(row[1]), str(row[2]), float(row[3]))
+        self.settings = LedgerSettings(
+            str(row[0]), float(row[1]), str(row[2]), float(row[3]), str(row[4])
+        )
 
     @classmethod
     def open(
@@ -198,8 +209,9 @@ class PrivacyLedger:
         Raises
         ------
         ConfigError
-            If the existing ledger belongs to another silo or was created with another δ or
-            accountant, or if ``config`` raises the budget without ``allow_budget_increase``.
+            If the existing ledger belongs to another silo or was created with another δ,
+            accountant or neighbouring relation, or if ``config`` raises the budget without
+            ``allow_budget_increase``.
             Nothing is changed then.
         """
         if not silo:
@@ -211,27 +223,34 @@ class PrivacyLedger:
         conn.execute("PRAGMA synchronous=FULL")
         clock = clock or _utc_now
         conn.executescript(_SCHEMA)  # idempotent; before BEGIN, as executescript may COMMIT
+        if not _has_relation(conn):  # a ledger of an earlier version: all add/remove
+            conn.execute(
+                "ALTER TABLE settings ADD COLUMN relation TEXT NOT NULL DEFAULT 'add_remove'"
+            )
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute(
-                "SELECT silo, delta, accountant, epsilon_budget FROM settings WHERE id = 1"
+                "SELECT silo, delta, accountant, relation, epsilon_budget FROM settings "
+                "WHERE id = 1"
             ).fetchone()
             if row is None:
                 conn.execute(
-                    "INSERT INTO settings VALUES (1, ?, ?, ?, ?, ?)",
+                    "INSERT INTO settings (id, silo, delta, accountant, epsilon_budget, "
+                    "created_utc, relation) VALUES (1, ?, ?, ?, ?, ?, ?)",
                     (
                         silo,
                         config.delta,
                         config.accountant,
                         config.epsilon_budget,
                         clock().isoformat(),
+                        config.neighbouring_relation,
                     ),
                 )
             else:
                 for name, stored, wanted in zip(
-                    ("silo", "delta", "accountant"),
-                    row[:3],
-                    (silo, config.delta, config.accountant),
+                    ("silo", "delta", "accountant", "neighbouring_relation"),
+                    row[:4],
+                    (silo, config.delta, config.accountant, config.neighbouring_relation),
                     strict=True,
                 ):
                     if stored != wanted:
@@ -240,7 +259,7 @@ class PrivacyLedger:
                             f"refusing {name}={wanted!r} (ε under different {name} values "
                             "does not compose)"
                         )
-                _change_budget(conn, path, float(row[3]), config, clock)
+                _change_budget(conn, path, float(row[4]), config, clock)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -2,7 +2,9 @@
 
 The report reads ledgers only (opened read-only), so it can run beside a live deployment.
 Each silo's guarantee is stated with its privacy unit (one training record of that silo) and
-neighbouring relation (add/remove one record). ε per round is the value the guard computed when
+the neighbouring relation its ledger was created with (add/remove one record, or replace one
+record by another); beside it stands the RDP ε the same rounds give under the other relation.
+ε per round is the value the guard computed when
 it let the round start, i.e. ε after that round; each round says whether the silo finished it
 or only began it (counted in full all the same: the ledger's crash rule). The silo's total ε is
 recomputed from all its rows with the silo's accountant, the one its budget guard uses, and,
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fedseal.dp.accounting import Entry, compose, epsilon, make_accountant
+from fedseal.dp.config import RELATION_TEXT
 from fedseal.dp.ledger import LEDGER_FILENAME, LedgerSettings, PrivacyLedger, RoundRecord
 from fedseal.errors import ConfigError
 
@@ -32,9 +35,9 @@ if TYPE_CHECKING:
 __all__ = [
     "ACCOUNTANT_METHODS",
     "FINISHED",
-    "NEIGHBOURING_RELATION",
     "PRIVACY_UNIT",
     "PRV_MAX_WORK",
+    "RELATIONS",
     "RELEASED",
     "REPORT_HTML",
     "REPORT_JSON",
@@ -47,10 +50,11 @@ __all__ = [
 
 REPORT_JSON = "privacy-report.json"
 REPORT_HTML = "privacy-report.html"
-_FORMAT = "fedseal-privacy-report/2"
+_FORMAT = "fedseal-privacy-report/3"
 
 PRIVACY_UNIT = "one training record (example) of this silo"
-NEIGHBOURING_RELATION = "add/remove one record"
+#: The relations a report may state, as worded in it.
+RELATIONS = RELATION_TEXT
 FINISHED = "finished"
 UNFINISHED = "begun, not finished"
 RELEASED = "released in an aggregate"
@@ -73,6 +77,11 @@ ACCOUNTANT_METHODS = {
     "prv": "Opacus PRVAccountant: numerical composition of privacy random variables (Gopi, Lee "
     "& Wutschitz 2021), reporting the upper end of its estimate (eps_error 0.01, "
     "delta_error δ/1000). An upper bound within about 0.02 of the exact ε of this history.",
+    "rdp_replace_one": "fedseal.dp.replace_one: Rényi DP of the Poisson-sampled Gaussian when "
+    "one record is replaced by another (the pair (1-q)N(0,σ²)+qN(1,σ²) against "
+    "(1-q)N(0,σ²)+qN(-1,σ²), integrated numerically), converted to (ε, δ) over the same orders "
+    "as Opacus. An upper bound; not tight. Opacus' PRV accountant does not analyse this "
+    "relation.",
 }
 
 #: Bound on the tight (PRV) ε of a history the guard does not account with PRV. Opacus
@@ -121,10 +130,13 @@ def _failed(result: float | BaseException) -> str | None:
 
 def _epsilons(merged: list[Entry], s: LedgerSettings) -> tuple[float, dict[str, Any]]:
     """The guard's ε and ``epsilon_by_accountant`` for one composed history."""
-    rdp = epsilon(merged, delta=s.delta, accountant="rdp")
+    rdp = epsilon(merged, delta=s.delta, accountant="rdp", relation=s.relation)
     prv: float | None = None
     note: str | None = None
-    if s.accountant == "prv":  # the guard's own value: computed whatever it costs
+    if s.relation == "replace_one":
+        guard = rdp
+        note = "not available: Opacus' PRV accountant analyses add/remove only; the RDP bound holds"
+    elif s.accountant == "prv":  # the guard's own value: computed whatever it costs
         result = _prv(merged, s.delta) if merged else 0.0
         note = _failed(result)
         # accounting.epsilon falls back to the RDP bound when PRV raises, and so did the guard.
@@ -149,10 +161,13 @@ def _epsilons(merged: list[Entry], s: LedgerSettings) -> tuple[float, dict[str, 
         name: {
             "epsilon": value,
             "budget_guard": name == s.accountant,
-            "method": ACCOUNTANT_METHODS[name],
+            "method": ACCOUNTANT_METHODS[method],
             "note": n,
         }
-        for name, value, n in (("rdp", rdp, None), ("prv", prv, note))
+        for name, method, value, n in (
+            ("rdp", "rdp_replace_one" if s.relation == "replace_one" else "rdp", rdp, None),
+            ("prv", "prv", prv, note),
+        )
     }
     return guard, by_accountant
 
@@ -182,14 +197,22 @@ def _silo_report(path: Path, cache: dict[Any, tuple[float, dict[str, Any]]]) -> 
         released = ledger.released_rounds()
     # begun-but-unfinished rows count with their planned steps (the ledger's crash rule).
     merged = compose((r.noise_multiplier, r.sample_rate, r.steps) for r in rounds)
-    key = (tuple(merged), s.delta, s.accountant)  # the demo's silos share one history
+    key = (tuple(merged), s.delta, s.accountant, s.relation)  # the demo's silos share one
     if key not in cache:
         cache[key] = _epsilons(merged, s)
     guard, by_accountant = cache[key]
+    by_relation = {
+        relation: by_accountant["rdp"]["epsilon"]
+        if relation == s.relation
+        else epsilon(merged, delta=s.delta, accountant="rdp", relation=relation)
+        for relation in RELATIONS
+    }
     return {
         "silo": s.silo,
         "privacy_unit": PRIVACY_UNIT,
-        "neighbouring_relation": NEIGHBOURING_RELATION,
+        "neighbouring_relation": RELATIONS[s.relation],
+        "relation": s.relation,
+        "epsilon_rdp_by_relation": by_relation,
         "delta": s.delta,
         "accountant": s.accountant,
         "epsilon": guard,
@@ -221,11 +244,14 @@ def _silo_report(path: Path, cache: dict[Any, tuple[float, dict[str, Any]]]) -> 
 def privacy_report(state_dir: str | Path) -> dict[str, Any]:
     """The report as a JSON-ready dict: ``{"format", "round_statuses", "silos": [...]}``.
 
-    Each per-silo object has ``silo, privacy_unit, neighbouring_relation, delta, accountant,
-    epsilon, epsilon_by_accountant, epsilon_budget, rounds, refusals, budget_changes,
-    budget_raised``. ``accountant`` and ``epsilon`` are the budget guard's;
-    ``epsilon_by_accountant`` maps ``"rdp"`` and ``"prv"`` to ``{epsilon, budget_guard, method,
-    note}`` (``epsilon`` is None, with a note, when PRV was skipped or failed). Each round has
+    Each per-silo object has ``silo, privacy_unit, neighbouring_relation, relation,
+    epsilon_rdp_by_relation, delta, accountant, epsilon, epsilon_by_accountant, epsilon_budget,
+    rounds, refusals, budget_changes, budget_raised``. ``relation`` is the ledger's
+    (``"add_remove"`` or ``"replace_one"``; ``neighbouring_relation`` words it);
+    ``epsilon_rdp_by_relation`` gives the RDP ε of the same rounds under each relation.
+    ``accountant`` and ``epsilon`` are the budget guard's; ``epsilon_by_accountant`` maps
+    ``"rdp"`` and ``"prv"`` to ``{epsilon, budget_guard, method, note}`` (``epsilon`` is None,
+    with a note, when PRV was skipped, failed or does not apply to the relation). Each round has
     ``round`` (the deployment's round id), ``status`` (``"finished"`` or ``"begun, not
     finished"``, explained in ``round_statuses``), ``time_utc, noise_multiplier, sample_rate,
     steps, max_grad_norm, epsilon`` (ε after the round); each budget change has ``time_utc,

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from fedseal.dp.report import (
     ACCOUNTANT_METHODS,
     FINISHED,
-    NEIGHBOURING_RELATION,
     PRIVACY_UNIT,
+    RELATIONS,
     RELEASED,
     ROUND_STATUSES,
     UNFINISHED,
@@ -82,13 +82,35 @@ def _plot_png(silos: list[dict[str, Any]]) -> bytes | None:
     return buf.getvalue()
 
 
+_ADD_REMOVE = (
+    "For each silo, the guarantee bounds how much everything that silo's training sent can "
+    "change if any one of its records is added or removed. It is not a replace-one guarantee "
+    "(one record swapped for another); the table's last column gives the RDP ε the same rounds "
+    "have under replace-one, which is larger."
+)
+_REPLACE_ONE = (
+    "For each silo, the guarantee bounds how much everything that silo's training sent can "
+    "change if any one of its records is replaced by any other record; the silo's number of "
+    "records may then be public. Its ε is larger than the add/remove ε of the same rounds, shown "
+    "in the last column for comparison. The replace-one analysis takes the two records' clipped "
+    "gradients to point in opposite directions, which fedseal checked numerically to be the "
+    "worst case (docs/privacy.md)."
+)
+
+
+def _relation_text(silos: list[dict[str, Any]]) -> str:
+    texts = {"add_remove": _ADD_REMOVE, "replace_one": _REPLACE_ONE}
+    used = sorted({str(s.get("relation", "add_remove")) for s in silos})
+    return " ".join(
+        (f"<i>{html.escape(RELATIONS[r])}</i>: " if len(used) > 1 else "") + html.escape(texts[r])
+        for r in used
+    )
+
+
 _STATEMENT = """
 <h2>What these numbers mean</h2>
 <ul>
-<li><b>Privacy unit:</b> {unit}. <b>Neighbouring relation:</b> {relation}. For each silo, the
-guarantee bounds how much everything that silo's training sent can change if any one of its
-records is added or removed. It is not a replace-one guarantee (one record swapped for another),
-whose ε would be larger.</li>
+<li><b>Privacy unit:</b> {unit}. <b>Neighbouring relation:</b> {relation}. {relation_text}</li>
 <li><b>Guarantee.</b> (ε, δ)-differential privacy of DP-SGD (Abadi et al. 2016) with per-example
 clipping at C and Gaussian noise of standard deviation σ·C, over <i>every</i> round the silo ever
 began in this deployment: rounds it finished and rounds it began but never finished (a crash, a
@@ -178,16 +200,26 @@ def _rounds_html(silo: dict[str, Any]) -> str:
     )
 
 
+def _other_relation_cell(silo: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{html.escape(RELATIONS[r])}: {eps:.4f}"
+        for r, eps in silo["epsilon_rdp_by_relation"].items()
+        if r != silo["relation"]
+    )
+
+
 def _html(report: dict[str, Any], png: bytes | None) -> str:
     silos = report["silos"]
     esc = html.escape
     accountants = ", ".join(sorted({esc(s["accountant"]) for s in silos})) or "none"
+    relation = "; ".join(sorted({s["neighbouring_relation"] for s in silos})) or "none"
     rows = "".join(
         f"<tr><td>{esc(s['silo'])}</td><td>{_rounds_cell(s)}</td>"
         f"<td>{_epsilon_cell(s['epsilon_by_accountant']['rdp'])}</td>"
         f"<td>{_epsilon_cell(s['epsilon_by_accountant']['prv'])}</td>"
         f"<td>{s['epsilon_budget']:g}</td><td>{s['delta']:g}</td>"
-        f"<td>{len(s['refusals'])}</td><td>{_changes_cell(s)}</td></tr>"
+        f"<td>{len(s['refusals'])}</td><td>{_changes_cell(s)}</td>"
+        f"<td>{_other_relation_cell(s)}</td></tr>"
         for s in silos
     )
     notes = "".join(
@@ -213,15 +245,17 @@ def _html(report: dict[str, Any], png: bytes | None) -> str:
         ".raised,.open{color:#b00}</style>"
         "</head><body><h1>fedseal privacy report</h1>"
         f"<p><b>Privacy unit:</b> {esc(PRIVACY_UNIT)}. <b>Neighbouring relation:</b> "
-        f"{esc(NEIGHBOURING_RELATION)}. (ε, δ) per silo over every round it began.</p>"
+        f"{esc(relation)}. (ε, δ) per silo over every round it began.</p>"
         "<table><tr><th>silo</th><th>rounds</th><th>ε (RDP)</th><th>ε (PRV, tight)</th>"
-        "<th>ε budget</th><th>δ</th><th>refusals</th><th>budget changes</th></tr>"
+        "<th>ε budget</th><th>δ</th><th>refusals</th><th>budget changes</th>"
+        "<th>ε (RDP) under the other relation</th></tr>"
         f"{rows}</table>"
         + (f"<ul class='notes'>{notes}</ul>" if notes else "")
         + plot
         + _STATEMENT.format(
             unit=esc(PRIVACY_UNIT),
-            relation=esc(NEIGHBOURING_RELATION),
+            relation=esc(relation),
+            relation_text=_relation_text(silos),
             accountants=accountants,
             rdp=esc(ACCOUNTANT_METHODS["rdp"]),
             prv=esc(ACCOUNTANT_METHODS["prv"]),

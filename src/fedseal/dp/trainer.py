@@ -61,7 +61,7 @@ class PrivateTrainer:
     x, y : numpy arrays
         The silo's training examples ``(n, features)`` and integer labels ``(n,)``.
     config : DPConfig
-        The silo's privacy settings; δ and accountant must match the ledger's.
+        The silo's privacy settings; δ, accountant and relation must match the ledger's.
     ledger : PrivacyLedger
         The silo's ledger (:meth:`PrivacyLedger.open`).
     batch_size : int
@@ -97,8 +97,12 @@ class PrivateTrainer:
         rng: SecureRandom | None = None,
     ) -> None:
         settings = ledger.settings
-        if (settings.delta, settings.accountant) != (config.delta, config.accountant):
-            raise ConfigError("config.delta and config.accountant must match the ledger's")
+        mine = (config.delta, config.accountant, config.neighbouring_relation)
+        if (settings.delta, settings.accountant, settings.relation) != mine:
+            raise ConfigError(
+                "config.delta, config.accountant and config.neighbouring_relation must match "
+                "the ledger's"
+            )
         self._x, self._y = _tensors(x, y, "training data")
         n = self.num_examples = int(self._x.shape[0])
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -166,7 +170,9 @@ class PrivateTrainer:
     def epsilon(self) -> float:
         """ε spent so far by this silo over the whole deployment (from the ledger)."""
         s = self.ledger.settings
-        return spent_epsilon(self.ledger.rounds(), delta=s.delta, accountant=s.accountant)
+        return spent_epsilon(
+            self.ledger.rounds(), delta=s.delta, accountant=s.accountant, relation=s.relation
+        )
 
     def privacy_plan(self, *, limit: int = ROUNDS_LIMIT) -> PrivacyPlan:
         """How many more rounds this silo's remaining budget allows at its σ, q and steps.
