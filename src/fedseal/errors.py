@@ -5,6 +5,9 @@
 ``ProtocolViolation``
     A peer (the server, or another silo) sent something the protocol forbids.
     The session that raised it is now in a terminal state.
+``MessageTooLarge``
+    A ``ProtocolViolation``: a peer sent a message larger than the configured limit
+    (``TransportLimits.max_message_bytes``).
 ``AggregateIntegrityError``
     A decoded aggregate is impossible for honest inputs (a coordinate beyond the clip range,
     or more total weight than the contributors can carry): a silo or the server cheated.
@@ -28,6 +31,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigError",
     "FedsealError",
+    "MessageTooLarge",
     "PrivacyBudgetExceeded",
     "ProtocolViolation",
     "RoundAbortedError",
@@ -44,6 +48,19 @@ class ConfigError(FedsealError, ValueError):
 
 class ProtocolViolation(FedsealError):
     """A peer deviated from the protocol (bad round id, wrong stage, malformed vector, ...)."""
+
+
+class MessageTooLarge(ProtocolViolation):
+    """A peer sent a message larger than the configured limit (``max_message_bytes``).
+
+    Raised by :class:`~fedseal.protocol.wire.framing.Reassembler` as soon as a message being
+    reassembled would, or is announced to, exceed the limit, before the offending chunk is kept.
+    It is a :class:`ProtocolViolation` (the peer is to blame and the stream is over), kept apart
+    so that the transport can answer it with gRPC ``RESOURCE_EXHAUSTED`` rather than
+    ``INVALID_ARGUMENT``. Size rules of single fields (a proof longer than ``MAX_PROOF_BYTES``,
+    too many names in a list) are format rules, not this limit: they raise the plain
+    :class:`ProtocolViolation`.
+    """
 
 
 class AggregateIntegrityError(ProtocolViolation):

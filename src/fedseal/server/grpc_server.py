@@ -6,7 +6,8 @@ server pushes work down it. The silo's identity is the Common Name of its client
 checked by TLS against the deployment CA; a name in a message is never trusted. Messages larger
 than ``chunk_bytes`` travel as several frames (``protocol/wire/framing.py``); a reassembled
 message may not exceed ``max_message_bytes``. A malformed or oversized message ends that silo's
-stream with INVALID_ARGUMENT / RESOURCE_EXHAUSTED, and the driver treats it as a dropout.
+stream with INVALID_ARGUMENT / RESOURCE_EXHAUSTED (chosen by exception class, :func:`status_for`),
+and the driver treats it as a dropout.
 """
 
 from __future__ import annotations
@@ -18,16 +19,45 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from fedseal.errors import ConfigError, ProtocolViolation
+from fedseal.errors import ConfigError, MessageTooLarge, ProtocolViolation
 from fedseal.protocol import control as c
 from fedseal.protocol.wire.channel import SERVICE, TransportLimits, channel_options
 from fedseal.protocol.wire.framing import Reassembler, split_frames
 from fedseal.protocol.wire.serde import decode_to_server, encode_to_silo
 from fedseal.server.driver import RoundDriver
 
-__all__ = ["GrpcCoordinator"]
+__all__ = ["STATUS_CODES", "GrpcCoordinator", "status_for"]
 
 log = logging.getLogger("fedseal.server")
+
+#: Exception class -> the status that ends a silo's stream when reading its messages raised it.
+#: Walked in order with ``isinstance``, so a subclass must come before its base class.
+STATUS_CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (MessageTooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (ProtocolViolation, grpc.StatusCode.INVALID_ARGUMENT),
+)
+
+
+def status_for(exc: BaseException) -> grpc.StatusCode:
+    """The gRPC status that answers ``exc``, by its class (never by its message text).
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error raised while reading a silo's stream.
+
+    Returns
+    -------
+    grpc.StatusCode
+        The code of the first :data:`STATUS_CODES` row whose class ``exc`` is an instance of,
+        else ``INTERNAL``.
+    """
+    for cls, code in STATUS_CODES:
+        if isinstance(exc, cls):
+            return code
+    # INTERNAL, not INVALID_ARGUMENT: an exception no row names was not diagnosed as the peer's
+    # fault (every peer fault is a ProtocolViolation), so blaming the silo's input would mislead.
+    return grpc.StatusCode.INTERNAL
 
 
 class _StreamLink:
@@ -165,10 +195,7 @@ class GrpcCoordinator:
                 if payload is not None:
                     self.driver.received(silo, decode_to_server(payload))
         except ProtocolViolation as exc:
-            too_big = "max_message_bytes" in str(exc) or "exceed" in str(exc)
-            code = (
-                grpc.StatusCode.RESOURCE_EXHAUSTED if too_big else grpc.StatusCode.INVALID_ARGUMENT
-            )
+            code = status_for(exc)
             log.warning("silo %s sent a malformed message: %s", silo, exc)
             link.status = (code, f"malformed message: {exc}"[:500])
             self.driver.rejected(silo, str(exc)[:200])

@@ -10,7 +10,8 @@ A gRPC stream delivers frames in order, one message at a time per direction, so
 :class:`Reassembler` accepts nothing else: frame 0 starts a message, every following frame has
 the same ``message_id`` and ``total`` and the next ``index``. The size of the message being
 rebuilt is checked against ``max_message_bytes`` *before* each chunk is kept, so a peer cannot
-make the receiver hold more than that. Any deviation raises
+make the receiver hold more than that (an oversized message raises
+:class:`~fedseal.errors.MessageTooLarge`). Any deviation raises
 :class:`~fedseal.errors.ProtocolViolation` and leaves the reassembler broken for good, like the
 stream it came from (compare h11's terminal ``ERROR`` state).
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
-from fedseal.errors import ConfigError, ProtocolViolation
+from fedseal.errors import ConfigError, MessageTooLarge, ProtocolViolation
 from fedseal.protocol.wire._pb.fedseal.v1.fedseal_pb2 import Frame
 
 __all__ = ["Reassembler", "encode_frame", "split_frames"]
@@ -109,9 +110,12 @@ class Reassembler:
 
         Raises
         ------
+        MessageTooLarge
+            If the frame would take the message past ``max_message_bytes``, or frame 0 announces
+            more frames than can fit in it (a subclass of ``ProtocolViolation``).
         ProtocolViolation
-            If the frame is unparsable, out of order, belongs to another message, or would take
-            the message past ``max_message_bytes``; also on every call after such an error.
+            If the frame is unparsable, out of order or belongs to another message; also on
+            every call after any error.
         """
         if self._broken:
             raise ProtocolViolation("the frame stream already violated the protocol")
@@ -132,14 +136,14 @@ class Reassembler:
         if frame.total < 1 or frame.index >= frame.total:
             raise ProtocolViolation(f"frame index {frame.index} of total {frame.total}")
         if self._size + len(data) > self._max:
-            raise ProtocolViolation(f"the message exceeds max_message_bytes={self._max}")
+            raise MessageTooLarge(f"the message exceeds max_message_bytes={self._max}")
         if self._message_id is None:
             if frame.index != 0:
                 raise ProtocolViolation(f"a message must start at frame 0, got {frame.index}")
             # Every frame but the last carries len(data) bytes, so at least
             # (total - 1) * len(data) + 1 bytes are coming: refuse now rather than at the end.
             if frame.total > 1 and (frame.total - 1) * len(data) >= self._max:
-                raise ProtocolViolation(
+                raise MessageTooLarge(
                     f"{frame.total} frames of {len(data)} bytes "
                     f"exceed max_message_bytes={self._max}"
                 )

@@ -1,0 +1,109 @@
+"""gRPC status codes follow the class of the error, never the text of its message.
+
+End to end (an oversized message from a silo ends its stream with RESOURCE_EXHAUSTED, a
+malformed one with INVALID_ARGUMENT) is covered by
+``test_bad_input.py::test_malformed_or_oversized_message_drops_that_silo_only``; this file
+checks the pieces: the table, :func:`status_for`, and that the reassembler raises
+:class:`MessageTooLarge` for every size rejection.
+"""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from fedseal.errors import (
+    AggregateIntegrityError,
+    AuthenticationError,
+    ConfigError,
+    MessageTooLarge,
+    ProtocolViolation,
+)
+from fedseal.protocol.wire.framing import Reassembler, encode_frame, split_frames
+from fedseal.server.grpc_server import STATUS_CODES, status_for
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (MessageTooLarge("x"), grpc.StatusCode.RESOURCE_EXHAUSTED),
+        (ProtocolViolation("x"), grpc.StatusCode.INVALID_ARGUMENT),
+    ],
+    ids=["message-too-large", "protocol-violation"],
+)
+def test_each_table_row(exc: BaseException, code: grpc.StatusCode) -> None:
+    assert status_for(exc) is code
+
+
+def test_every_table_row_is_tested_and_subclasses_come_first() -> None:
+    assert [cls for cls, _ in STATUS_CODES] == [MessageTooLarge, ProtocolViolation]
+    for i, (cls, _) in enumerate(STATUS_CODES):
+        for later, _ in STATUS_CODES[i + 1 :]:
+            assert not issubclass(later, cls), f"{later.__name__} is shadowed by {cls.__name__}"
+
+
+@pytest.mark.parametrize("exc", [AuthenticationError(), AggregateIntegrityError("x")])
+def test_a_subclass_not_in_the_table_takes_its_base_class_row(exc: ProtocolViolation) -> None:
+    assert status_for(exc) is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_subclass_of_message_too_large_is_still_resource_exhausted() -> None:
+    class Bigger(MessageTooLarge):
+        pass
+
+    assert status_for(Bigger("x")) is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+@pytest.mark.parametrize("exc", [ConfigError("x"), RuntimeError("x")])
+def test_anything_else_is_internal(exc: BaseException) -> None:
+    assert status_for(exc) is grpc.StatusCode.INTERNAL
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["the message exceeds max_message_bytes=10", "frames exceed the limit", ""],
+)
+def test_the_message_text_does_not_matter(text: str) -> None:
+    assert status_for(ProtocolViolation(text)) is grpc.StatusCode.INVALID_ARGUMENT
+    assert status_for(MessageTooLarge(text)) is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def _last_error(frames: list[bytes], max_message_bytes: int) -> ProtocolViolation:
+    reassembler = Reassembler(max_message_bytes=max_message_bytes)
+    *head, last = frames
+    for frame in head:
+        assert reassembler.add(frame) is None
+    with pytest.raises(ProtocolViolation) as info:
+        reassembler.add(last)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("frames", "limit"),
+    [
+        (split_frames(bytes(25), message_id=1, chunk_size=10), 24),  # crosses it at frame 2
+        ([encode_frame(1, 0, 1, bytes(11))], 10),  # one frame larger than the limit
+        ([encode_frame(1, 0, 1000, bytes(10))], 100),  # frame 0 announces too much
+    ],
+    ids=["crosses-limit", "single-frame", "announced-total"],
+)
+def test_every_size_rejection_is_message_too_large(frames: list[bytes], limit: int) -> None:
+    exc = _last_error(frames, limit)
+    assert type(exc) is MessageTooLarge
+    assert status_for(exc) is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_other_violations_are_not_message_too_large() -> None:
+    f = split_frames(bytes(30), message_id=5, chunk_size=10)
+    for frames in ([f[1]], [f[0], f[2]], [b"\xff\xff"]):
+        exc = _last_error(frames, 100)
+        assert type(exc) is ProtocolViolation
+        assert status_for(exc) is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_after_an_oversized_message_the_reassembler_stays_broken() -> None:
+    reassembler = Reassembler(max_message_bytes=10)
+    with pytest.raises(MessageTooLarge):
+        reassembler.add(encode_frame(1, 0, 1, bytes(11)))
+    with pytest.raises(ProtocolViolation, match="already"):
+        reassembler.add(encode_frame(2, 0, 1, b"y"))
