@@ -184,19 +184,21 @@ class ServerSession:
         """
         if self.finished or silo not in self._state.expected or silo in self._state.answered:
             return []
-        if isinstance(message, m.AbortRound):
-            self._drop(silo, f"silo abandoned the round: {message.reason[:200]}")
-            return self._maybe_close()
         try:
             handler = self._handlers.get((self.stage, type(message)))
-            if handler is None:
+            if handler is None and not isinstance(message, m.AbortRound):
                 raise ProtocolViolation(f"unexpected {type(message).__name__}")
-            if getattr(message, "sender", silo) != silo:
-                raise ProtocolViolation("sender field does not match the authenticated silo")
             if (getattr(message, "deployment_id", None), getattr(message, "round_id", None)) != (
                 self.context.fields()
             ):
                 raise ProtocolViolation("message belongs to another round or deployment")
+            if handler is None:  # an AbortRound of this round, at any stage
+                self._drop(
+                    silo, f"silo abandoned the round: {getattr(message, 'reason', '')[:200]}"
+                )
+                return self._maybe_close()
+            if getattr(message, "sender", silo) != silo:
+                raise ProtocolViolation("sender field does not match the authenticated silo")
             handler(silo, message)
         except FedsealError as exc:
             self._drop(silo, f"protocol violation: {exc}")
