@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from fedseal.cli import main
-from fedseal.fedavg_sim import run_simulation
 from fedseal.secagg.hazmat.randomness import SeededRandomSource
+from fedseal.simulation.fedavg import run_simulation
 
 
 def test_secure_fedavg_matches_plaintext_within_quantization() -> None:

@@ -17,12 +17,12 @@ import pytest
 
 from fedseal.client.run import silo_policy
 from fedseal.deploy.config import ProvisionResult, load_server_config, load_silo_config, provision
-from fedseal.deploy.demo_setup import prepare_demo_deployment
 from fedseal.deploy.files import dumps_toml
 from fedseal.errors import ProtocolViolation
 from fedseal.protocol.messages import RoundParams
 from fedseal.protocol.policy import default_min_participants
 from fedseal.secagg.graph import GraphKind
+from fedseal.simulation.local_deployment import prepare_demo_deployment
 
 POLICY = ("corruption", "dropout", "min_participants", "full_graph_max")
 FIVE = ("s1", "s2", "s3", "s4", "s5")

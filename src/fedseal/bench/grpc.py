@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_mode(out: Path, names: list[str], args: argparse.Namespace, mode: str) -> dict[str, Any]:
-    from fedseal.demo.run import fedseal_command, free_port, spawn_silo
-    from fedseal.deploy.demo_setup import prepare_demo_deployment
+    from fedseal.simulation.local_deployment import prepare_demo_deployment
+    from fedseal.simulation.processes import fedseal_command, free_port, spawn_silo
 
     port = free_port()
     config = prepare_demo_deployment(
@@ -84,7 +84,7 @@ def _run_mode(out: Path, names: list[str], args: argparse.Namespace, mode: str) 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run both modes and return the figures."""
-    from fedseal.demo.app import silo_names
+    from fedseal.simulation.data import silo_names
 
     names = silo_names(args.silos)
     with tempfile.TemporaryDirectory(prefix="fedseal-bench-grpc-") as tmp:

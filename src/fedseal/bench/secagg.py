@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from fedseal.secagg.graph import corrupt_count, full_parameters, sparse_parameters
     from fedseal.secagg.hazmat.randomness import SystemRandomSource
     from fedseal.secagg.quantize import QuantizationSpec
-    from fedseal.simulation import SimulatedDeployment
+    from fedseal.simulation.inprocess import SimulatedDeployment
 
     n, d = args.clients, args.dim
     if n < 2 or d < 1 or not 0 <= args.dropout < 1:

@@ -2,8 +2,8 @@
 
 ``fedseal client --app fedseal.demo.app:make_app`` builds one of these per silo. The data is
 scikit-learn's bundled Wisconsin breast-cancer set, split non-IID across the deployment's silos
-exactly as :func:`fedseal.fedavg_sim.load_hospitals` does (the held-out 20 % stays with the demo,
-never with a silo). With DP settings the silo trains with DP-SGD through
+exactly as :func:`fedseal.simulation.data.load_hospitals` does (the held-out 20 % stays with the
+demo, never with a silo). With DP settings the silo trains with DP-SGD through
 :class:`fedseal.dp.PrivateTrainer`, whose ledger lives in the silo's state directory; without,
 it runs plain full-batch gradient descent. Under DP the app sends no training metrics (they
 would be un-noised functions of the data): :meth:`DemoApp.evaluate` then reports zeros.
@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fedseal.client.app import SiloContext
-from fedseal.fedavg_sim import load_hospitals
+from fedseal.simulation.data import load_hospitals, silo_names
 
 __all__ = ["DIM", "DemoApp", "make_app", "silo_names"]
 
@@ -28,11 +28,6 @@ DIM = FEATURES + 1  # weights then bias, the order of torch.nn.Linear's state_di
 _SILOS_ENV = "FEDSEAL_DEMO_SILOS"
 
 Weights = npt.NDArray[np.float64]
-
-
-def silo_names(n: int) -> list[str]:
-    """``hospital-a``, ``hospital-b``, ... (the demo's silo names)."""
-    return [f"hospital-{chr(ord('a') + i)}" for i in range(n)]
 
 
 class DemoApp:
@@ -78,7 +73,13 @@ class DemoApp:
         self, weights: Weights, config: Mapping[str, Any]
     ) -> tuple[Weights, int, Mapping[str, float]]:
         if self._trainer is None:
-            return _gradient_descent(weights, self.x, self.y), len(self.y), {}
+            w = _gradient_descent(
+                weights, self.x, self.y,
+                epochs=int(config.get("local_epochs", 20)),
+                lr=float(config.get("lr", 0.5)),
+                mu=float(config.get("proximal_mu", 0.0)),
+            )  # fmt: skip
+            return w, len(self.y), {}
         split = [weights[:FEATURES].reshape(1, FEATURES), weights[FEATURES:]]
         new, n, metrics = self._trainer.fit(split, int(config["round"]), config)
         return np.concatenate([np.ravel(a) for a in new]).astype(np.float64), n, metrics
@@ -102,14 +103,18 @@ def loss_and_accuracy(w: Weights, x: Weights, y: Weights) -> tuple[float, float]
 
 
 def _gradient_descent(
-    w: Weights, x: Weights, y: Weights, *, epochs: int = 20, lr: float = 0.5
+    w: Weights, x: Weights, y: Weights, *, epochs: int = 20, lr: float = 0.5, mu: float = 0.0
 ) -> Weights:
-    w = w.copy()
+    """Full-batch gradient descent; ``mu`` > 0 adds FedProx's ``μ/2·|w - w_global|²``."""
+    if not (1 <= epochs <= 1000 and np.isfinite(lr) and lr > 0 and np.isfinite(mu) and mu >= 0):
+        raise ValueError(f"round config out of range: epochs={epochs}, lr={lr}, mu={mu}")
+    anchor, w = w, w.copy()
     for _ in range(epochs):
         p = 1.0 / (1.0 + np.exp(-(x @ w[:FEATURES] + w[FEATURES])))
         grad = p - y
-        w[:FEATURES] -= lr * (x.T @ grad / y.size + 1e-3 * w[:FEATURES])
-        w[FEATURES] -= lr * float(np.mean(grad))
+        prox = mu * (w - anchor)
+        w[:FEATURES] -= lr * (x.T @ grad / y.size + 1e-3 * w[:FEATURES] + prox[:FEATURES])
+        w[FEATURES] -= lr * (float(np.mean(grad)) + prox[FEATURES])
     return w
 
 

@@ -16,8 +16,8 @@ import numpy as np
 from fedseal.audit.verify import verify_log
 from fedseal.audit.witness import load_checkpoints
 from fedseal.demo.app import DIM, _gradient_descent, loss_and_accuracy
-from fedseal.fedavg_sim import load_hospitals
 from fedseal.secagg.identity import IdentityPublicKey
+from fedseal.simulation.data import load_hospitals
 
 __all__ = ["finish_demo", "plaintext_reference"]
 

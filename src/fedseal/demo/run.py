@@ -15,21 +15,20 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
-from fedseal.demo.app import DIM, loss_and_accuracy, silo_names
+from fedseal.demo.app import DIM, loss_and_accuracy
 from fedseal.errors import ConfigError, FedsealError
-from fedseal.fedavg_sim import load_hospitals
+from fedseal.simulation.data import load_hospitals, silo_names
+from fedseal.simulation.processes import SiloProcess, fedseal_command, free_port, spawn_silo
 
-__all__ = ["DemoOptions", "fedseal_command", "free_port", "run_demo", "spawn_silo"]
+__all__ = ["DemoOptions", "run_demo"]
 
 _TIMEOUT_S = 240.0
 _APP = "fedseal.demo.app:make_app"
@@ -53,49 +52,14 @@ class DemoOptions:
             raise ConfigError(f"--silos must be in 3..26, got {self.silos}")
 
 
-@dataclass
-class _Silo:
-    name: str
-    config: Path
-    log: IO[bytes]
-    process: subprocess.Popen[bytes]
-    restarted: bool = False
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def fedseal_command(*args: str) -> list[str]:
-    """``fedseal ARGS`` with this interpreter."""
-    return [sys.executable, "-m", "fedseal.cli", *args]
-
-
 def _bar(done: int, total: int, width: int = 24) -> str:
     filled = width * done // max(total, 1)
     return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
 
 
-def spawn_silo(name: str, out: Path, env: dict[str, str], *, app: str = _APP) -> _Silo:
-    """Start ``fedseal client`` for silo ``name`` of the deployment in ``out``; logs to
-    ``out/logs/<name>.log`` (the caller closes ``log``)."""
-    config = out / "silos" / name / "silo.toml"
-    log = open(out / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed by the caller
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        fedseal_command("client", "--config", str(config), "--app", app),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    return _Silo(name, config, log, process)
-
-
 def run_demo(opts: DemoOptions) -> dict[str, Any]:
     """Run the demo; returns (and writes to ``out/summary.json``) its summary."""
-    from fedseal.deploy.demo_setup import prepare_demo_deployment
+    from fedseal.simulation.local_deployment import prepare_demo_deployment
 
     out = opts.out.resolve()
     names = silo_names(opts.silos)
@@ -127,7 +91,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         stderr=subprocess.STDOUT,
         env=env,
     )
-    silos: dict[str, _Silo] = {}
+    silos: dict[str, SiloProcess] = {}
     _, (x_test, y_test) = load_hospitals(opts.silos)
     rows: list[dict[str, Any]] = []
     try:
@@ -140,7 +104,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
                     "kill-before-decrypt" if opts.aggregation == "paillier" else "kill-after-share"
                 )
                 silo_env["FEDSEAL_FAULT"] = f"{fault}:{opts.crash_round}"
-            silos[name] = spawn_silo(name, out, silo_env)
+            silos[name] = spawn_silo(name, out, silo_env, app=_APP)
         print(f"{'round':>5}  {'survivors':>9}  {'dropped (stage)':<28}  {'test acc':>8}  progress")
         deadline = time.monotonic() + _TIMEOUT_S
         while server.poll() is None and time.monotonic() < deadline:
@@ -148,7 +112,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
             for silo in silos.values():
                 if silo.process.poll() is not None and not silo.restarted and silo.name == victim:
                     silo.log.close()
-                    fresh = spawn_silo(silo.name, out, env)
+                    fresh = spawn_silo(silo.name, out, env, app=_APP)
                     fresh.restarted = True
                     silos[silo.name] = fresh
                     break

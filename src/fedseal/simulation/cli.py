@@ -1,4 +1,8 @@
-"""``fedseal simulate``: FedAvg inside SecAgg with every silo in this process (no network)."""
+"""The ``fedseal simulate`` sub-command: FedAvg inside SecAgg, every silo in this process.
+
+No network: the rounds run on :mod:`fedseal.simulation.fedavg`. Imports only the standard
+library at import time, so ``fedseal --help`` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ def register(subparsers: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from fedseal.errors import ConfigError
-    from fedseal.fedavg_sim import print_round, run_simulation
+    from fedseal.simulation.fedavg import print_round, run_simulation
 
     if args.rounds < 1 or args.silos < 3:
         raise ConfigError("need --rounds >= 1 and --silos >= 3")

@@ -1,4 +1,4 @@
-"""Run whole secure-aggregation rounds in one process, on the real sans-IO sessions.
+"""In-process deployments: whole secure-aggregation rounds in one process, on the real sessions.
 
 This is how tests, benchmarks and research users run many silos on one machine: every silo is
 a real :class:`~fedseal.protocol.client.ClientSession`, the server a real

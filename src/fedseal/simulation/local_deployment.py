@@ -1,4 +1,4 @@
-"""A fresh throw-away deployment for ``fedseal demo`` and ``fedseal bench grpc``.
+"""A throw-away deployment on this machine, for ``fedseal demo`` and ``fedseal bench grpc``.
 
 Provisions with :func:`fedseal.deploy.provision.provision` (the same code an operator runs;
 with ``aggregation = "paillier"`` it also deals a 2048-bit threshold Paillier key, as

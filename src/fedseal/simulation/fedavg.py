@@ -1,11 +1,13 @@
-"""FedAvg inside secure aggregation, all in one process: ``fedseal simulate``.
+"""FedAvg inside secure aggregation, all in one process: the training of ``fedseal simulate``.
 
 Logistic regression on scikit-learn's bundled breast-cancer data (Wolberg et al., UCI), split
 non-IID across silos (sorted by label, then dealt out in contiguous blocks) with a held-out test
-set. Each round every silo trains locally from the global weights, encodes its weighted update
-``[w*dx, w, w*loss, w*accuracy]`` and takes part in a real SecAgg round (the sessions of
-:mod:`fedseal.protocol`); the server sees only the sum. One silo can be made to drop out
-after sharing its keys, to show that its pair masks are recovered.
+set by :func:`fedseal.simulation.data.load_hospitals`. Each round every silo trains locally
+from the global weights, encodes its weighted update ``[w*dx, w, w*loss, w*accuracy]`` and
+takes part in a real SecAgg round (:class:`fedseal.simulation.inprocess.SimulatedDeployment`,
+on the sessions of :mod:`fedseal.protocol`); the server sees only the sum. One silo can be made
+to drop out after sharing its keys, to show that its pair masks are recovered.
+:func:`print_round` prints one row of the per-round table.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from fedseal.protocol.messages import RoundParams
 from fedseal.protocol.server import ServerStage
 from fedseal.secagg.hazmat.randomness import RandomSource, SystemRandomSource
 from fedseal.secagg.quantize import QuantizationSpec
-from fedseal.simulation import SimulatedDeployment
+from fedseal.simulation.data import load_hospitals, silo_names
+from fedseal.simulation.inprocess import SimulatedDeployment
 
-__all__ = ["RoundReport", "load_hospitals", "run_simulation"]
+__all__ = ["RoundReport", "print_round", "run_simulation"]
 
 Array = npt.NDArray[np.float64]
 
@@ -38,26 +41,6 @@ class RoundReport:
     dropped: tuple[str, ...]
     test_accuracy: float
     train_loss: float
-
-
-def load_hospitals(
-    n_silos: int, seed: int = 0
-) -> tuple[list[tuple[Array, Array]], tuple[Array, Array]]:
-    """Split breast-cancer data non-IID over ``n_silos`` plus a 20 % stratified test set."""
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
-
-    x, y = load_breast_cancer(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=0.2, stratify=y, random_state=seed
-    )
-    scaler = StandardScaler().fit(x_train)
-    x_train, x_test = scaler.transform(x_train), scaler.transform(x_test)
-    order = np.argsort(y_train + np.random.default_rng(seed).uniform(0, 0.5, y_train.size))
-    parts = np.array_split(order, n_silos)
-    silos = [(x_train[p], y_train[p].astype(np.float64)) for p in parts]
-    return silos, (x_test, y_test.astype(np.float64))
 
 
 def _with_bias(x: Array) -> Array:
@@ -93,7 +76,7 @@ def run_simulation(
 ) -> tuple[Array, list[RoundReport]]:
     """Train with FedAvg inside SecAgg; returns the final weights and one report per round."""
     silos, (x_test, y_test) = load_hospitals(n_silos, seed)
-    names = [f"hospital-{chr(ord('a') + i)}" for i in range(n_silos)]
+    names = silo_names(n_silos)
     dim = x_test.shape[1] + 1
     spec = QuantizationSpec(
         clip=1.0, bits=16, max_weight=1000, max_silos=n_silos, num_metrics=2, metric_clip=10.0
