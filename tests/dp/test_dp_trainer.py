@@ -250,3 +250,24 @@ def test_a_declared_sample_rate_does_not_follow_the_record_count(
     large = make_trainer(n=300, silo="l", sample_rate=0.25)
     assert small.sample_rate == large.sample_rate == 0.25
     assert make_trainer(n=100, silo="d").sample_rate == 20 / 100  # not declared: B / n
+
+
+def test_fedprox_term_pulls_towards_the_global_model_at_the_same_epsilon(
+    tmp_path: Path, make_trainer: Callable[..., Any]
+) -> None:
+    from fedseal.errors import ProtocolViolation
+
+    moved = {}
+    for mu in (0.0, 1.0):  # lr 0.5 * mu 1 < 2: the proximal step contracts
+        trainer = make_trainer(tmp_path / f"mu{mu}", seed=b"same")
+        w0 = trainer.get_weights()
+        weights, _, metrics = trainer.fit(w0, 1, {"proximal_mu": mu})
+        moved[mu] = sum(float(np.linalg.norm(a - b)) for a, b in zip(weights, w0, strict=True))
+        moved[f"eps{mu}"] = metrics["epsilon"]
+        trainer.ledger.close()
+    assert 0 < moved[1.0] < moved[0.0]
+    assert moved["eps1.0"] == moved["eps0.0"]  # a data-independent term costs no ε
+    trainer = make_trainer(tmp_path / "bad")
+    with pytest.raises(ProtocolViolation, match="proximal_mu"):
+        trainer.fit(trainer.get_weights(), 1, {"proximal_mu": -1.0})
+    assert trainer.ledger.rounds() == []  # refused before the budget guard: nothing spent

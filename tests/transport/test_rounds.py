@@ -133,3 +133,42 @@ def test_a_failing_app_abstains_and_the_silo_stays(tmp_path: Path, names: list[s
     for s in silos:
         s.join()
         assert s.status == 0
+
+
+class RecordingApp(FixedApp):
+    """A FixedApp that keeps the config of every round it was asked to train."""
+
+    def __init__(self, app: FixedApp) -> None:
+        super().__init__(app.u, app.n)
+        self.configs: list[dict[str, Any]] = []
+
+    def fit(self, weights: Any, config: Any) -> tuple[Any, int, dict[str, float]]:
+        self.configs.append(dict(config))
+        return super().fit(weights, config)
+
+
+def test_the_strategy_configures_rounds_and_moves_the_model(
+    tmp_path: Path, names: list[str]
+) -> None:
+    strategy = {"name": "fedadam", "server_lr": 0.05, "silo_lr": 0.2, "local_epochs": 3}
+    dep = make_deployment(tmp_path, names, server={"rounds": 2, "strategy": strategy})
+    dep.apps = {n: RecordingApp(a) for n, a in dep.apps.items()}
+    server = ServerThread(dep).start()
+    silos = [SiloThread(dep, n).start() for n in names]
+    server.join()
+    for s in silos:
+        s.join()
+    assert server.error is None and all(r.completed for r in dep.summaries)
+    for app in dep.apps.values():
+        configs = app.configs  # type: ignore[attr-defined]
+        assert [c["round"] for c in configs] == [1, 2]
+        assert all((c["lr"], c["local_epochs"]) == (0.2, 3.0) for c in configs)
+    # Adam's first two steps from m = 0, v = tau^2 move a weight whose update is far above tau
+    # by about (1 + 1.35) * server_lr (m/sqrt(v) is 1.0, then 0.19/0.141), in the direction of
+    # the mean update: not by the update itself, as FedAvg would.
+    model = np.load(dep.server.state_dir / "model.npy", allow_pickle=False)
+    mean = dep.expected_mean(tuple(names))
+    assert np.all(np.abs(model) <= 2.4 * 0.05)
+    big = np.abs(mean) > 0.05
+    assert np.all(np.sign(model[big]) == np.sign(mean[big]))
+    assert set(np.load(dep.server.state_dir / "strategy-state.npz").files) == {"m", "v"}

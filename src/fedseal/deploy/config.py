@@ -39,6 +39,7 @@ from fedseal.deploy.checks import (
     check_silo_name,
 )
 from fedseal.deploy.keyfile import load_identity_key, read_tls
+from fedseal.deploy.strategy_config import StrategySettings
 from fedseal.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -168,6 +169,9 @@ class ServerConfig:
         Streaming chunk size and the hard limit on any one gRPC message.
     clip, bits, max_weight, modulus_bits
         Quantization (see :class:`fedseal.secagg.quantize.QuantizationSpec`).
+    strategy : StrategySettings
+        The ``[strategy]`` table: the federated optimiser and the per-round config it sends
+        to silos (:mod:`fedseal.deploy.strategy_config`). Default: plain FedAvg.
 
     Raises
     ------
@@ -200,10 +204,15 @@ class ServerConfig:
     max_weight: int = 1000
     modulus_bits: int = 32
     paillier_public_key: Path | None = None
+    strategy: StrategySettings = field(default_factory=StrategySettings)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         check_deployment_id(self.deployment_id)
+        if not isinstance(self.strategy, StrategySettings):
+            raise ConfigError(
+                f"strategy must be a StrategySettings, got {type(self.strategy).__name__}"
+            )
         check_address("listen", self.listen, allow_port_zero=True)
         if not isinstance(self.tls, TlsFiles):
             raise ConfigError(f"tls must be a TlsFiles, got {type(self.tls).__name__}")

@@ -31,6 +31,7 @@ from fedseal.deploy.config import (
     TlsFiles,
 )
 from fedseal.deploy.files import dumps_toml, write_atomic
+from fedseal.deploy.strategy_config import StrategySettings
 from fedseal.errors import ConfigError
 
 __all__ = [
@@ -96,6 +97,11 @@ _COMMENTS = {
     "dp.neighbouring_relation": (
         '"add_remove" (one record added or removed) or "replace_one" (one record replaced,\n'
         'record count public; needs accountant = "rdp"); fixed once the ledger exists'
+    ),
+    "strategy": (
+        "the federated optimiser: name = fedavg | fedprox (proximal_mu) | fedadagrad |\n"
+        "fedadam | fedyogi (server_lr, beta1, beta2, tau); silo_lr and local_epochs are\n"
+        "sent to every silo each round (DP silos ignore local_epochs)"
     ),
     "fedavg_weight": (
         "this silo's FedAvg weight, declared and public (never its live record count)"
@@ -194,6 +200,7 @@ def server_document(deployment: str, listen: str, identities: Mapping[str, str])
     }
     doc |= _defaults_for(ServerConfig, len(identities))
     doc["tls"] = {"ca_cert": "ca.crt", "cert": "server.crt", "key": "server.key"}
+    doc["strategy"] = {"name": "fedavg"}
     doc["identities"] = dict(sorted(identities.items()))
     return doc
 
@@ -248,7 +255,7 @@ def validate_document(doc: Mapping[str, Any], what: str) -> None:
         if "silo" in doc:
             SiloConfig(**values | {"dp": DPSettings(**doc["dp"])})
         else:
-            ServerConfig(**values)
+            ServerConfig(**values | {"strategy": StrategySettings(**doc.get("strategy", {}))})
     except ConfigError as exc:
         raise ConfigError(f"{what} would be invalid: {exc}") from None
 

@@ -22,6 +22,7 @@ from fedseal.deploy.config import (
     SiloConfig,
     TlsFiles,
 )
+from fedseal.deploy.strategy_config import StrategySettings
 from fedseal.errors import ConfigError
 
 __all__ = ["load_server_config", "load_silo_config"]
@@ -61,6 +62,17 @@ _SERVER: dict[str, str] = _COMMON | {
     "max_weight": _INT,
     "modulus_bits": _INT,
     "paillier_public_key": _STR,
+    "strategy": _TABLE,
+}
+_STRATEGY: dict[str, str] = {
+    "name": _STR,
+    "server_lr": _NUM,
+    "proximal_mu": _NUM,
+    "beta1": _NUM,
+    "beta2": _NUM,
+    "tau": _NUM,
+    "silo_lr": _NUM,
+    "local_epochs": _INT,
 }
 _SILO: dict[str, str] = _COMMON | {
     "silo": _STR,
@@ -165,6 +177,9 @@ def load_server_config(path: str | os.PathLike[str]) -> ServerConfig:
     for key in ("silos", "revoked"):
         if key in values:
             values[key] = tuple(values[key])
+    if "strategy" in values:
+        table = read_table(values["strategy"], _STRATEGY, f"{where} [strategy]", base=Path())
+        values["strategy"] = _build(StrategySettings, table, f"{where} [strategy]", ())
     return _build(ServerConfig, values, where, ("deployment_id", "silos", "identities"))
 
 

@@ -208,9 +208,13 @@ class PrivateTrainer:
         Order: validate ``weights``; budget guard (may raise, before any noise); commit the
         ``begun`` ledger row; load weights; train ``steps_per_round`` steps; mark the row done.
 
-        ``config`` may carry ``"lr"``. Privacy parameters (σ, q, C, steps) come only from the
-        silo's own settings, never from the server. ``metrics`` carries only public quantities
-        (ε, budget, σ, q, steps): a training loss would be an un-noised function of the data.
+        ``config`` may carry ``"lr"`` and FedProx's ``"proximal_mu"`` (μ ≥ 0): the proximal
+        gradient ``μ·(w - w_global)`` is added after clipping and noise, so it is a function of
+        the noisy update and the public global model only, and ε is unchanged. Privacy
+        parameters (σ, q, C, steps) come only from the silo's own settings, never from the
+        server (a ``"local_epochs"`` entry is ignored for that reason). ``metrics`` carries only
+        public quantities (ε, budget, σ, q, steps): a training loss would be an un-noised
+        function of the data.
 
         Raises
         ------
@@ -223,6 +227,9 @@ class PrivateTrainer:
         lr = float((config or {}).get("lr", self.learning_rate))
         if not (math.isfinite(lr) and lr > 0):
             raise ProtocolViolation(f"config['lr'] must be > 0, got {lr!r}")
+        mu = float((config or {}).get("proximal_mu", 0.0))
+        if not (math.isfinite(mu) and mu >= 0):
+            raise ProtocolViolation(f"config['proximal_mu'] must be >= 0, got {mu!r}")
         reservation = reserve_round(
             self.ledger,
             round_id=round_id,
@@ -232,6 +239,7 @@ class PrivateTrainer:
             max_grad_norm=self.config.max_grad_norm,
         )
         self._module.load_state_dict(state)
+        anchor = [p.detach().clone() for p in self._module.parameters()] if mu > 0 else []
         for group in self._sgd.param_groups:
             group["lr"] = lr
         self._gsm.train()
@@ -243,7 +251,14 @@ class PrivateTrainer:
                 self._optimizer.zero_grad(set_to_none=True)
                 loss = _loss(self._gsm(self._x[batch]), self._y[batch], "sum")
                 loss.backward()  # type: ignore[no-untyped-call]
-                self._optimizer.step()
+                if not anchor:
+                    self._optimizer.step()
+                elif self._optimizer.pre_step():  # clip and noise: p.grad is the private grad
+                    with torch.no_grad():
+                        for p, p0 in zip(self._module.parameters(), anchor, strict=True):
+                            if p.grad is not None:
+                                p.grad.add_(p - p0, alpha=mu)
+                    self._sgd.step()
         self.ledger.finish_round(reservation.row_id)
         metrics = {
             "epsilon": reservation.epsilon,

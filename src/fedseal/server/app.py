@@ -34,7 +34,7 @@ from fedseal.secagg.quantize import QuantizationSpec
 from fedseal.server.driver import DriverConfig, RoundDriver, RoundSummary, summary_line
 from fedseal.server.grpc_server import GrpcCoordinator
 from fedseal.server.state import ServerState
-from fedseal.server.strategy import METRIC_NAMES, FedAvg
+from fedseal.server.strategy import METRIC_NAMES, build_strategy
 
 if TYPE_CHECKING:  # gmpy2 and phe are an optional extra, needed only in Paillier mode
     from fedseal.server.paillier_round import PaillierAggregator
@@ -127,7 +127,8 @@ async def serve(
     admitted = frozenset(config.silos) - frozenset(config.revoked)
     directory = {s: IdentityPublicKey(bytes.fromhex(config.identities[s])) for s in admitted}
     state = ServerState(config.state_dir, deployment_id=config.deployment_id)
-    strategy = FedAvg(_initial_model(state, init_model))
+    strategy = build_strategy(config.strategy, _initial_model(state, init_model))
+    strategy.load_state(state.strategy_state())
     settings = driver_config(config)
     paillier = paillier_aggregator(config, directory, spec=settings.quantization, dim=strategy.dim)
     rounds_file = Path(config.state_dir) / "rounds.jsonl"

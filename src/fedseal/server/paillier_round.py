@@ -32,9 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy.typing as npt
@@ -57,24 +56,15 @@ from fedseal.secagg.paillier import (
 )
 from fedseal.secagg.paillier.plaintext_proof import verify as verify_proof
 from fedseal.secagg.quantize import QuantizationSpec
+from fedseal.server.events import RoundIO, gather
 
 if TYPE_CHECKING:
     from fedseal.deploy.paillier_keys import DeploymentKey
 
-__all__ = ["PaillierAggregator", "PaillierRound", "RoundIO", "decrypt_round"]
+__all__ = ["PaillierAggregator", "PaillierRound", "decrypt_round"]
 
 #: The stage name of the decryption phase in dropout records and audit entries.
 DECRYPT_STAGE = "decrypt"
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoundIO:
-    """What :func:`decrypt_round` needs from the driver: events in, messages out, dropouts."""
-
-    next_event: Callable[[float], Awaitable[tuple[str, str, Any] | None]]
-    send: Callable[[str, c.ToSilo], None]
-    drop: Callable[[str, str, str], None]
-    clock: Callable[[], float]
 
 
 class PaillierAggregator:
@@ -302,23 +292,13 @@ async def decrypt_round(
     contributors = round_.contributors
     for silo in contributors:
         io.send(silo, request)
-    pending, valid = set(contributors), {}
-    deadline = io.clock() + timeout_s
-    while pending:
-        event = await io.next_event(deadline)
-        if event is None:
-            for silo in sorted(pending):
-                io.drop(silo, DECRYPT_STAGE, "timed out")
-            break
-        kind, silo, payload = event
-        if silo not in pending or kind == "connected":
-            continue
-        if kind == "message" and getattr(payload, "round_id", None) != round_.round_id:
-            continue  # a late answer to an earlier round
-        pending.discard(silo)
-        if kind == "gone":
-            io.drop(silo, DECRYPT_STAGE, payload)
-        elif isinstance(payload, m.AbortRound):
+    valid: dict[str, PartialDecryption] = {}
+
+    def missing(silo: str, reason: str) -> None:
+        io.drop(silo, DECRYPT_STAGE, reason)
+
+    async for silo, payload in gather(io, contributors, timeout_s=timeout_s, missing=missing):
+        if isinstance(payload, m.AbortRound):
             io.drop(silo, DECRYPT_STAGE, f"refused: {payload.reason[:200]}")
         elif isinstance(payload, c.PartialDecryptionShare):
             try:

@@ -1,0 +1,182 @@
+"""RoundDriver unit tests: fake links, scripted silos and an injected clock, no transport.
+
+The silos here answer on the event loop as soon as the driver sends them something, so every
+round runs in milliseconds. The driver reads time only from its injected clock: a silent silo
+times out because the test moves that clock past the deadline, not because anyone waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fedseal.errors import RoundAbortedError
+from fedseal.protocol import control as c
+from fedseal.secagg.hazmat.randomness import SeededRandomSource
+from fedseal.secagg.identity import IdentityKey
+from fedseal.secagg.quantize import QuantizationSpec
+from fedseal.server.driver import DriverConfig, RoundDriver
+from fedseal.server.state import ServerState
+from fedseal.server.strategy import FedAvg, FedProx
+
+DIM = 4
+SPEC = QuantizationSpec(clip=1.0, bits=16, max_weight=10, max_silos=5, num_metrics=0)
+SILOS = ("a", "b", "c")
+UPDATE = {"a": 0.1, "b": 0.2, "c": 0.3}
+Behaviour = Callable[["FakeLink", Any], list[c.ToServer]]
+
+
+def answer(link: FakeLink, message: Any) -> list[c.ToServer]:
+    """An honest silo in ``aggregation = "none"``: encodes UPDATE[silo] with weight 1."""
+    if not isinstance(message, c.TrainRequest):
+        return []
+    link.requests.append(message)
+    vector = SPEC.encode(
+        np.full(DIM, UPDATE[link.silo]), weight=1, rng=SeededRandomSource(link.silo.encode())
+    )
+    return [c.PlaintextInput("dep", message.round_id, link.silo, vector)]
+
+
+def silent(link: FakeLink, message: Any) -> list[c.ToServer]:
+    return []
+
+
+class FakeLink:
+    """A silo's link: what the driver sends goes to a scripted behaviour, answers come back."""
+
+    def __init__(self, driver: RoundDriver, silo: str, behaviour: Behaviour) -> None:
+        self.driver, self.silo, self.behaviour = driver, silo, behaviour
+        self.sent: list[Any] = []
+        self.requests: list[c.TrainRequest] = []
+        self.closed: str | None = None
+
+    def send(self, message: Any) -> None:
+        self.sent.append(message)
+        loop = asyncio.get_running_loop()
+        for reply in self.behaviour(self, message):
+            loop.call_soon(self.driver.received, self.silo, reply)
+
+    def close(self, reason: str) -> None:
+        self.closed = reason
+
+
+def _driver(
+    tmp_path: Path,
+    *,
+    clock: Callable[[], float] | None = None,
+    strategy: FedAvg | None = None,
+    rounds: int = 1,
+    min_silos: int = 2,
+    connect_timeout_s: float = 5.0,
+) -> RoundDriver:
+    config = DriverConfig(
+        deployment_id="dep", rounds=rounds, min_silos=min_silos, aggregation="none",
+        quantization=SPEC, train_timeout_s=5.0, stage_timeout_s=5.0,
+        connect_timeout_s=connect_timeout_s,
+    )  # fmt: skip
+    return RoundDriver(
+        config,
+        directory={s: IdentityKey.generate().public_key for s in SILOS},
+        strategy=strategy or FedAvg(np.zeros(DIM)),
+        state=ServerState(tmp_path / "state", deployment_id="dep"),
+        **({"clock": clock} if clock else {}),
+    )
+
+
+def _run(driver: RoundDriver, behaviours: dict[str, Behaviour]) -> tuple[Any, dict[str, FakeLink]]:
+    async def main() -> Any:
+        links = {s: FakeLink(driver, s, b) for s, b in behaviours.items()}
+        for silo, link in links.items():
+            driver.connected(silo, link)
+        return await asyncio.wait_for(driver.run(), 10), links
+
+    return asyncio.run(main())
+
+
+def test_a_round_moves_the_model_by_the_mean_and_ends_with_finish(tmp_path: Path) -> None:
+    driver = _driver(tmp_path)
+    (summary,), links = _run(driver, dict.fromkeys(SILOS, answer))
+    assert summary.completed and summary.survivors == SILOS and summary.dropouts == []
+    np.testing.assert_allclose(driver.strategy.weights, np.full(DIM, 0.2), atol=1e-4)
+    assert driver.state.completed == 1
+    for link in links.values():
+        assert isinstance(link.sent[-1], c.Finish)
+        assert link.requests[0].digest() == summary.train_digest
+
+
+def test_the_strategy_config_travels_in_the_train_request(tmp_path: Path) -> None:
+    strategy = FedProx(np.zeros(DIM), proximal_mu=0.5, round_config={"lr": 0.01})
+    (summary,), links = _run(_driver(tmp_path, strategy=strategy), dict.fromkeys(SILOS, answer))
+    request = links["a"].requests[0]
+    assert request.config == (("lr", 0.01), ("proximal_mu", 0.5))
+    assert summary.train_digest == request.digest()
+    other = c.TrainRequest("dep", request.round_id, request.weights, "none", SPEC, ())
+    assert other.digest() != request.digest()  # the config is bound into what silos sign
+
+
+def test_a_silent_silo_times_out_on_the_injected_clock(tmp_path: Path) -> None:
+    now = [0.0]
+    driver = _driver(tmp_path, clock=lambda: now[0])
+
+    def silent_past_the_deadline(link: FakeLink, message: Any) -> list[c.ToServer]:
+        if isinstance(message, c.TrainRequest):
+
+            def later() -> None:  # after a's and b's answers: time passes, a reconnect wakes it
+                now[0] += 3600.0
+                link.driver.connected(link.silo, link)
+
+            asyncio.get_running_loop().call_later(0.01, later)
+        return []
+
+    (summary,), _ = _run(driver, {"a": answer, "b": answer, "c": silent_past_the_deadline})
+    assert summary.completed and summary.survivors == ("a", "b")
+    assert summary.dropouts == [{"silo": "c", "stage": "train", "reason": "timed out"}]
+    np.testing.assert_allclose(driver.strategy.weights, np.full(DIM, 0.15), atol=1e-4)
+
+
+def test_abstentions_disconnects_and_late_answers(tmp_path: Path) -> None:
+    def abstains(link: FakeLink, message: Any) -> list[c.ToServer]:
+        if isinstance(message, c.TrainRequest):
+            return [c.Abstain("dep", message.round_id, "b", "budget spent")]
+        return []
+
+    def late_then_gone(link: FakeLink, message: Any) -> list[c.ToServer]:
+        if isinstance(message, c.TrainRequest):
+            stale = answer(link, message)[0]
+            old = c.PlaintextInput("dep", message.round_id - 1, "c", stale.vector)  # type: ignore[union-attr]
+            asyncio.get_running_loop().call_soon(link.driver.received, "c", old)
+            asyncio.get_running_loop().call_soon(link.driver.disconnected, "c", link)
+        return []
+
+    driver = _driver(tmp_path, connect_timeout_s=0.01)
+    summaries: list[Any] = []
+    driver._on_round = summaries.append
+    with pytest.raises(RoundAbortedError):
+        _run(driver, {"a": answer, "b": abstains, "c": late_then_gone})
+    summary = summaries[0]
+    assert summary.completed is False  # one silo ready: below min_participants 2
+    assert {(d["silo"], d["reason"]) for d in summary.dropouts} == {
+        ("b", "abstained: budget spent"),
+        ("c", "disconnected"),
+    }
+    np.testing.assert_array_equal(driver.strategy.weights, np.zeros(DIM))  # model unchanged
+
+
+def test_wrong_inputs_are_dropouts_and_rounds_give_up_after_three_attempts(
+    tmp_path: Path,
+) -> None:
+    def wrong_shape(link: FakeLink, message: Any) -> list[c.ToServer]:
+        if isinstance(message, c.TrainRequest):
+            bad = np.zeros(3, dtype=SPEC.dtype)
+            return [c.PlaintextInput("dep", message.round_id, link.silo, bad)]
+        return []
+
+    driver = _driver(tmp_path, min_silos=3)
+    with pytest.raises(RoundAbortedError, match="too many rounds failed"):
+        _run(driver, {"a": answer, "b": answer, "c": wrong_shape})
+    assert driver.state.completed == 0 and driver.state.last_round == 3
