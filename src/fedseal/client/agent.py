@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,18 +60,12 @@ from fedseal.protocol.release import model_digest
 from fedseal.secagg.hazmat.randomness import RandomSource, SystemRandomSource
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
 
-__all__ = ["FAULT_ENV", "SiloAgent"]
+__all__ = ["SiloAgent"]
 
 if TYPE_CHECKING:  # the Paillier mode needs gmpy2 and phe, an optional extra
     from fedseal.client.paillier_silo import PaillierSilo
 
 log = logging.getLogger("fedseal.client")
-
-#: Fault injection for demos and tests: ``"kill-after-share:ROUND"`` makes the silo SIGKILL
-#: itself when its shares have been delivered in round ROUND (it shared keys, sent no input);
-#: ``"kill-before-decrypt:ROUND"`` when it is asked to decrypt in a Paillier round ROUND (it
-#: sent its encrypted input, and does not help decrypt).
-FAULT_ENV = "FEDSEAL_FAULT"
 
 
 class SiloAgent:
@@ -125,7 +117,6 @@ class SiloAgent:
         self._session: ClientSession | None = None
         self._pending: c.TrainRequest | None = None  # masking: trained at ShareDelivery
         self._paillier = paillier
-        self._fault = os.environ.get(FAULT_ENV, "")
 
     def _load_last_round(self) -> int:
         if not self._state_path.exists():
@@ -283,9 +274,6 @@ class SiloAgent:
         if paillier is None or round_id != self.last_round or not paillier.in_round(round_id):
             log.info("ignoring a DecryptRequest for round %d: this silo is not in it", round_id)
             return []
-        if self._fault == f"kill-before-decrypt:{round_id}":
-            log.warning("fault injection: killing this silo before it decrypts")
-            os.kill(os.getpid(), signal.SIGKILL)
         try:
             share = paillier.decrypt(req)
         except ProtocolViolation as exc:
@@ -312,9 +300,6 @@ class SiloAgent:
             if not isinstance(message, m.AbortRound):
                 log.info("ignoring %s for a round this silo is not in", type(message).__name__)
             return []
-        if isinstance(message, m.ShareDelivery) and self._fault == f"kill-after-share:{round_id}":
-            log.warning("fault injection: killing this silo after it shared its keys")
-            os.kill(os.getpid(), signal.SIGKILL)
         if isinstance(message, m.ShareDelivery) and self._pending is not None:
             refusal = self._train_for(session, self._pending)
             self._pending = None

@@ -137,8 +137,16 @@ def make_client(
     )
 
 
-def run_silo(config_path: str | os.PathLike[str], app_spec: str) -> int:
+def run_silo(
+    config_path: str | os.PathLike[str],
+    app_spec: str,
+    *,
+    agent_type: Callable[..., SiloAgent] = SiloAgent,
+) -> int:
     """Run the silo described by ``config_path`` with the app ``module:function``.
+
+    ``agent_type`` replaces :class:`~fedseal.client.agent.SiloAgent` (the demo's fault
+    injection subclasses it; see :mod:`fedseal.demo.faults`).
 
     After loading the app (which opens the privacy ledger of a DP app), audits any change of
     the ε budget and the rounds the remaining budget allows (:mod:`fedseal.client.budget`).
@@ -161,4 +169,5 @@ def run_silo(config_path: str | os.PathLike[str], app_spec: str) -> int:
         audit.append(ev.PARTY_STARTED, details={"role": "silo", "silo": config.silo})
         audit_budget_changes(audit, silo=config.silo, state_dir=state_dir)
         check_privacy_plan(app, audit=audit)
-        return make_client(config, app, audit=audit, identity=identity).run()
+        client = make_client(config, app, audit=audit, identity=identity, agent_type=agent_type)
+        return client.run()

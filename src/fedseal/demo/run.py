@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,14 +98,17 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     try:
         time.sleep(0.5)
         victim = names[-1] if opts.crash_round is not None else None
+        fault = "kill-before-decrypt" if opts.aggregation == "paillier" else "kill-after-share"
+        faulty = [
+            sys.executable,
+            "-m",
+            "fedseal.demo.faults",
+            "--fault",
+            f"{fault}:{opts.crash_round}",
+        ]
         for name in names:
-            silo_env = dict(env)
-            if name == victim:
-                fault = (
-                    "kill-before-decrypt" if opts.aggregation == "paillier" else "kill-after-share"
-                )
-                silo_env["FEDSEAL_FAULT"] = f"{fault}:{opts.crash_round}"
-            silos[name] = spawn_silo(name, out, silo_env, app=_APP)
+            command = faulty if name == victim else None  # fedseal.demo.faults: the one crash
+            silos[name] = spawn_silo(name, out, env, app=_APP, command=command)
         print(f"{'round':>5}  {'survivors':>9}  {'dropped (stage)':<28}  {'test acc':>8}  progress")
         deadline = time.monotonic() + _TIMEOUT_S
         while server.poll() is None and time.monotonic() < deadline:

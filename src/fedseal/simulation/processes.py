@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -41,13 +42,22 @@ def fedseal_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "fedseal.cli", *args]
 
 
-def spawn_silo(name: str, out: Path, env: dict[str, str], *, app: str) -> SiloProcess:
+def spawn_silo(
+    name: str,
+    out: Path,
+    env: dict[str, str],
+    *,
+    app: str,
+    command: Sequence[str] | None = None,
+) -> SiloProcess:
     """Start ``fedseal client --app APP`` for silo ``name`` of the deployment in ``out``; logs to
-    ``out/logs/<name>.log`` (the caller closes ``log``)."""
+    ``out/logs/<name>.log`` (the caller closes ``log``). ``command`` replaces ``fedseal client``
+    (it is given the same ``--config`` and ``--app`` arguments)."""
     config = out / "silos" / name / "silo.toml"
     log = open(out / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - closed by the caller
+    program = list(command) if command is not None else fedseal_command("client")
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        fedseal_command("client", "--config", str(config), "--app", app),
+        [*program, "--config", str(config), "--app", app],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
