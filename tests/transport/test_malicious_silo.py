@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-import fedseal.client.agent as agent_module
+import fedseal.client.masking_silo as masking_module
 from fedseal.audit import events as ev
 from fedseal.client.agent import SiloAgent
 from fedseal.errors import RoundAbortedError
@@ -90,9 +90,9 @@ def test_an_inflated_contribution_is_rejected_and_the_model_does_not_move(
     cheat = silos[1]
     dep = make_deployment(tmp_path, silos, server={"rounds": 2})
     max_weight = dep.server.max_weight
-    # The silo's agent builds its session from this module name; only `cheat` is affected.
+    # The masking mode builds its session from this module name; only `cheat` is affected.
     monkeypatch.setattr(
-        agent_module,
+        masking_module,
         "ClientSession",
         _inflating_session(cheat, lambda v: tamper(v, max_weight)),
     )

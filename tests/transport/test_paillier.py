@@ -142,6 +142,7 @@ class Silos:
     def __init__(self, dep: Deployment, tmp_path: Path) -> None:
         self.dep = dep
         self.agents: dict[str, SiloAgent] = {}
+        self.paillier_silos: dict[str, Any] = {}
         self.audits: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for name, config in dep.silos.items():
             identity = load_identity_key(config.identity_key)
@@ -149,6 +150,9 @@ class Silos:
                 s: IdentityPublicKey(bytes.fromhex(h)) for s, h in config.identities.items()
             }
             policy = ClientPolicy(corruption=config.corruption)
+            he = make_paillier(config, identity=identity, directory=directory, policy=policy)
+            assert he is not None
+            self.paillier_silos[name] = he
             agent = SiloAgent(
                 silo=name,
                 deployment_id=config.deployment_id,
@@ -157,9 +161,7 @@ class Silos:
                 server_identity=IdentityPublicKey(bytes.fromhex(config.server_identity)),
                 app=dep.apps[name],
                 state_dir=tmp_path / name,
-                paillier=make_paillier(
-                    config, identity=identity, directory=directory, policy=policy
-                ),
+                paillier=he,
             )
             events: list[tuple[str, dict[str, Any]]] = []
             agent._audit_event = (  # type: ignore[method-assign]
@@ -392,7 +394,7 @@ def test_an_earlier_rounds_ciphertext_folded_into_a_colluders_input_is_refused(
         replies = silos.ask("hospital-b", request, round_id=2)
         assert isinstance(replies[0], m.AbortRound)
         assert "plaintext knowledge of 'hospital-d'" in silos.refused("hospital-b")[-1]
-        silos.agents["hospital-b"]._paillier._round.answered = False  # type: ignore[union-attr]
+        silos.paillier_silos["hospital-b"]._round.answered = False  # type: ignore[union-attr]
 
 
 def test_another_silos_input_claimed_by_a_colluder_is_refused(silos: Silos) -> None:

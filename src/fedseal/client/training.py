@@ -1,0 +1,112 @@
+"""One silo's local round: ask the user's app to evaluate and train, then encode the update.
+
+:class:`LocalTraining` is the only place the silo agent calls user code for a round. It returns
+the encoded contribution ``[w*q(update), w, v, v*q(metrics)]``
+(:meth:`fedseal.secagg.quantize.QuantizationSpec.encode`) or the reason the silo cannot take
+part, which the aggregation mode turns into an abstention or an ``AbortRound``:
+
+* ``w`` is the silo's **declared** FedAvg weight, never the live record count the app returns
+  (the sum of weights over rounds would reveal it);
+* the app's evaluation of the global model is asked for and sent only when ``send_metrics``
+  is set, which a DP silo never sets (those figures are un-noised statistics of local data);
+* a privacy-budget refusal is audited (``dp_budget_refused``) and the ε an app reports is
+  audited (``dp_epsilon_spent``); any other exception of the app fails this round only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fedseal.audit import events as ev
+from fedseal.client.app import SiloApp
+from fedseal.errors import ConfigError, PrivacyBudgetExceeded
+from fedseal.protocol import control as c
+from fedseal.secagg.hazmat.randomness import RandomSource
+
+__all__ = ["LocalTraining"]
+
+log = logging.getLogger("fedseal.client")
+
+#: ``audit(event, round_id, outcome=..., **details)``, the agent's audit hook.
+Audit = Callable[..., None]
+
+
+class LocalTraining:
+    """Evaluate, train and encode one round for one silo (see the module docstring).
+
+    Parameters
+    ----------
+    silo : str
+    app : SiloApp
+        The user's model code.
+    fedavg_weight : int
+        The declared weight ``w`` (capped at the round's ``max_weight``).
+    send_metrics : bool
+        Evaluate the global model and send loss and accuracy inside the contribution.
+    rng : RandomSource
+        For stochastic rounding in the encoding.
+    audit : callable
+        The agent's audit hook.
+    """
+
+    def __init__(
+        self,
+        *,
+        silo: str,
+        app: SiloApp,
+        fedavg_weight: int,
+        send_metrics: bool,
+        rng: RandomSource,
+        audit: Audit,
+    ) -> None:
+        if (
+            isinstance(fedavg_weight, bool)
+            or not isinstance(fedavg_weight, int)
+            or fedavg_weight < 1
+        ):
+            raise ConfigError(f"fedavg_weight must be an integer >= 1, got {fedavg_weight!r}")
+        self.silo = silo
+        self.app = app
+        self.fedavg_weight = fedavg_weight
+        self.send_metrics = send_metrics
+        self._rng = rng
+        self._audit = audit
+
+    def run(self, req: c.TrainRequest) -> npt.NDArray[Any] | str:
+        """The encoded contribution for ``req``, or why this silo cannot contribute."""
+        config = {"round": req.round_id, **dict(req.config)}
+        weights = np.asarray(req.weights, dtype=np.float64)
+        try:
+            evaluated = self.app.evaluate(weights, config) if self.send_metrics else None
+            new_weights, _, fit_metrics = self.app.fit(weights, config)
+        except PrivacyBudgetExceeded as exc:
+            self._audit(
+                ev.DP_BUDGET_REFUSED, req.round_id, ev.REFUSED, silo=self.silo,
+                reason=str(exc)[:300],
+            )  # fmt: skip
+            return f"privacy budget: {exc}"
+        except Exception as exc:  # the app is user code: one failed round must not end the silo
+            log.exception("round %d: the app failed", req.round_id)
+            return f"the silo's app failed: {type(exc).__name__}"
+        if "epsilon" in fit_metrics:
+            self._audit(
+                ev.DP_EPSILON_SPENT, req.round_id, silo=self.silo,
+                epsilon_total=float(fit_metrics["epsilon"]),
+                delta=float(fit_metrics.get("delta", 0.0)),
+            )  # fmt: skip
+        spec = req.quantization
+        update = np.asarray(new_weights, dtype=np.float64).ravel() - weights
+        weight = min(self.fedavg_weight, spec.max_weight)
+        metrics = None
+        if evaluated is not None:
+            loss, _, eval_metrics = evaluated
+            metrics = [float(loss), float(eval_metrics.get("accuracy", 0.0))]
+        try:
+            return spec.encode(update, weight=weight, metrics=metrics, rng=self._rng)
+        except ConfigError as exc:  # NaN/inf in the update, or a malformed one
+            return f"cannot encode this round's update: {exc}"
