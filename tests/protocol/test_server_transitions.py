@@ -421,3 +421,21 @@ def test_after_the_end_every_message_is_ignored(
     assert h.server.close_stage() == []
     assert _observe(h.server) == before
     assert h.server.result is result  # the very same array, not overwritten in place either
+
+
+def test_an_unexpected_exception_in_a_handler_ends_the_round(sample: dict[type, Any]) -> None:
+    """h11's rule: a failure the session has no refusal for puts it in its terminal state."""
+    h = _reach(ServerStage.ADVERTISE)
+
+    def broken(self: Any, silo: str, msg: Any) -> None:
+        raise ValueError("boom")
+
+    h.server._handlers[(ServerStage.ADVERTISE, m.AdvertiseKeys)] = (
+        lambda silo, msg: broken(h.server, silo, msg)
+    )
+    out = h.server.receive(SILO, sample[m.AdvertiseKeys])
+    assert h.server.stage is ServerStage.ABORTED and h.server.result is None
+    assert "internal error" in (h.server.abort_reason or "") and "ValueError" in (
+        h.server.abort_reason or ""
+    )
+    assert out and all(isinstance(msg, m.AbortRound) for _, msg in out)

@@ -77,3 +77,18 @@ def test_the_accepted_message_moves_exactly_one_stage() -> None:
         h.step()
     assert h.clients["silo-00"].stage is ClientStage.DONE
     assert h.server.result is not None
+
+
+def test_an_unexpected_exception_ends_the_client_session_and_drops_its_secrets() -> None:
+    """h11's rule on the silo: any exception leaves the session ABORTED before it propagates."""
+    h = Harness(n=4)
+    session = h.clients["silo-00"]
+    begin = m.BeginRound(h.params)
+
+    def broken(message: Any) -> list[m.Message]:
+        raise ValueError("boom")
+
+    session._handlers[(ClientStage.NEW, m.BeginRound)] = broken
+    with pytest.raises(ValueError, match="boom"):
+        session.receive(begin)
+    assert session.stage is ClientStage.ABORTED and session._round is None

@@ -110,6 +110,10 @@ class MaskingSilo:
             event = ev.ROUND_STARTED if isinstance(message, m.BeginRound) else ev.UNMASK_REFUSED
             self._audit(event, round_id, ev.REFUSED, silo=self.silo, reason=str(exc)[:300])
             return [m.AbortRound(self.deployment_id, round_id, "silo refused: protocol violation")]
+        except Exception:  # the session is ABORTED already; this silo leaves the round
+            self.abandon()
+            log.exception("round %d: internal error in the SecAgg session", round_id)
+            return [m.AbortRound(self.deployment_id, round_id, "silo failed: internal error")]
         if isinstance(message, m.BeginRound):
             p = message.params
             self._audit(

@@ -203,6 +203,9 @@ class ClientSession:
             The server sent something the protocol forbids; the session is now ``ABORTED``.
         RoundAbortedError
             The round cannot continue safely (or the server aborted it); ``ABORTED``.
+
+        Any other exception also leaves the session ``ABORTED`` (its secrets dropped) before it
+        propagates: a session is never left half-way through a transition.
         """
         if self.stage in (ClientStage.DONE, ClientStage.ABORTED):
             raise ProtocolViolation(f"round already ended ({self.stage.value}); message refused")
@@ -218,7 +221,7 @@ class ClientSession:
             if not isinstance(message, m.BeginRound):
                 self._check_round(message)
             return handler(message)
-        except (ProtocolViolation, RoundAbortedError):
+        except BaseException:  # any exception ends the round and drops its secrets (h11)
             self._abort()
             raise
 

@@ -202,6 +202,9 @@ class ServerSession:
             handler(silo, message)
         except FedsealError as exc:
             self._drop(silo, f"protocol violation: {exc}")
+        except Exception as exc:  # not a refusal this session knows: end the round (h11's ERROR)
+            return self._abort(f"internal error on {type(message).__name__} from {silo}: "
+                               f"{type(exc).__name__}: {exc}"[:300])  # fmt: skip
         return self._maybe_close()
 
     def close_stage(self) -> list[Outgoing]:
@@ -229,6 +232,9 @@ class ServerSession:
             return self._closers[self.stage]()
         except RoundAbortedError as exc:
             return self._abort(str(exc))
+        except Exception as exc:  # any other failure also ends the round, never half-advanced
+            return self._abort(f"internal error closing {self.stage.value}: "
+                               f"{type(exc).__name__}: {exc}"[:300])  # fmt: skip
 
     def _abort(self, reason: str) -> list[Outgoing]:
         recipients = sorted(self._state.expected)
