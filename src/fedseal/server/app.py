@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fedseal.audit import events as ev
+from fedseal.audit.entry import parse_entry
 from fedseal.audit.log import AuditLog
 from fedseal.deploy.config import ServerConfig, load_identity_key, load_server_config
 from fedseal.errors import ConfigError
@@ -113,6 +114,25 @@ def paillier_aggregator(
     )
 
 
+def released_models(audit_log: Path) -> set[str]:
+    """``model_sha256`` of every ``aggregate_released`` entry in the server's audit log.
+
+    Lines that do not parse (a torn last line) are skipped: what they name was never durable.
+    """
+    if not audit_log.exists():
+        return set()
+    found = set()
+    for line in audit_log.read_bytes().split(b"\n"):
+        try:
+            entry = parse_entry(line)
+        except ValueError:
+            continue
+        digest = entry.details.get("model_sha256")
+        if entry.event == ev.AGGREGATE_RELEASED and isinstance(digest, str):
+            found.add(digest)
+    return found
+
+
 async def serve(
     config: ServerConfig,
     *,
@@ -127,6 +147,10 @@ async def serve(
     admitted = frozenset(config.silos) - frozenset(config.revoked)
     directory = {s: IdentityPublicKey(bytes.fromhex(config.identities[s])) for s in admitted}
     state = ServerState(config.state_dir, deployment_id=config.deployment_id)
+    reconciled = state.reconcile(released_models(config.audit_log))
+    if reconciled is not None:
+        log.warning("a model staged before a crash was %s (audit log: %s)", reconciled,
+                    config.audit_log)  # fmt: skip
     strategy = build_strategy(config.strategy, _initial_model(state, init_model))
     strategy.load_state(state.strategy_state())
     settings = driver_config(config)
@@ -147,6 +171,7 @@ async def serve(
                 "role": "server",
                 "aggregation": config.aggregation,
                 "silos_count": len(admitted),
+                **({"staged_model": reconciled} if reconciled else {}),
             },
         )
         driver = RoundDriver(

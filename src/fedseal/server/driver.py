@@ -241,14 +241,17 @@ class RoundDriver:
         except (RoundAbortedError, FedsealError) as exc:
             return self._failed(summary, start, str(exc))
         summary.metrics = self.strategy.aggregate(decoded)
-        self.state.finish_round(self.strategy.weights, self.strategy.state())
-        summary.completed = True
+        # The release is durable in the audit log before the model moves (state.py).
+        model_sha256 = self.state.stage_model(self.strategy.weights, self.strategy.state())
         self._audit_event(
             ev.AGGREGATE_RELEASED,
             round_id,
             aggregate_sha256=_sha256(total),
+            model_sha256=model_sha256,
             silos_count=len(summary.survivors),
         )
+        self.state.commit_model()
+        summary.completed = True
         self._audit_event(
             ev.ROUND_FINISHED,
             round_id,

@@ -5,14 +5,23 @@ is bound to its id, and silos refuse a round id that is not newer than the last 
 So the id of a round is made durable (written, fsynced, renamed) *before* the round's first
 message is sent; a server restarted mid-round abandons that round and starts the next id.
 The model is stored with ``np.save(allow_pickle=False)``; nothing here is pickled.
+
+A completed round's model is written in two steps around its audit entry (closing the crash
+window in which a model could change with no ``aggregate_released`` entry): :meth:`stage_model`
+writes ``model.next.npy`` durably and returns its SHA-256, the driver appends
+``aggregate_released`` naming that digest, and :meth:`commit_model` renames it into place and
+counts the round. A server killed in between finds the staged model on restart and
+:meth:`reconcile` commits it only if the audit log holds its release, else discards it; stale
+temporary files of interrupted writes are removed then too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +36,7 @@ __all__ = ["ServerState"]
 _STATE = "server-state.json"
 _MODEL = "model.npy"
 _STRATEGY = "strategy-state.npz"
+_STAGED = ".next"  # suffix of a model (and strategy state) written but not yet committed
 
 
 class ServerState:
@@ -80,24 +90,85 @@ class ServerState:
         weights: npt.NDArray[np.float64],
         strategy_state: Mapping[str, npt.NDArray[np.float64]] | None = None,
     ) -> None:
-        """Persist the model (and the strategy's state, if any), then count the round.
+        """:meth:`stage_model` then :meth:`commit_model` (no audit entry in between)."""
+        self.stage_model(weights, strategy_state)
+        self.commit_model()
 
-        Each file is replaced atomically and the counter last, with the round the strategy
-        state belongs to: after a crash between the writes, :meth:`strategy_state` returns
-        nothing rather than moments that do not match the model.
+    def stage_model(
+        self,
+        weights: npt.NDArray[np.float64],
+        strategy_state: Mapping[str, npt.NDArray[np.float64]] | None = None,
+    ) -> str:
+        """Write the next model (and strategy state) durably beside the current; its SHA-256.
+
+        Nothing is committed: the current model and the round counter are unchanged.
         """
+        self.discard_staged()
         if strategy_state:
             buffer = io.BytesIO()
             arrays = {k: np.asarray(v, dtype=np.float64) for k, v in strategy_state.items()}
             savez: Any = np.savez  # numpy's stub types **arrays as its allow_pickle flag
             savez(buffer, **arrays)  # float64 only: nothing to pickle
-            write_atomic(self.dir / _STRATEGY, buffer.getvalue(), mode=0o600)
+            write_atomic(self._staged(_STRATEGY), buffer.getvalue(), mode=0o600)
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(weights, dtype=np.float64), allow_pickle=False)
-        write_atomic(self.dir / _MODEL, buffer.getvalue(), mode=0o600)
+        data = buffer.getvalue()
+        write_atomic(self._staged(_MODEL), data, mode=0o600)
+        return hashlib.sha256(data).hexdigest()
+
+    def commit_model(self) -> None:
+        """Move the staged model into place, then count the round (the counter last).
+
+        After a crash between the renames, :meth:`strategy_state` returns nothing rather than
+        moments that do not match the model.
+        """
+        staged_state = self._staged(_STRATEGY).exists()
+        if staged_state:
+            os.replace(self._staged(_STRATEGY), self.dir / _STRATEGY)
+        os.replace(self._staged(_MODEL), self.dir / _MODEL)
+        _fsync_dir(self.dir)
         self.completed += 1
-        self._strategy_round = self.completed if strategy_state else 0
+        self._strategy_round = self.completed if staged_state else 0
         self._write()
+
+    def staged_model(self) -> str | None:
+        """SHA-256 of a model staged but not committed (a crash in between), or None."""
+        path = self._staged(_MODEL)
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+    def discard_staged(self) -> None:
+        """Remove a staged model and strategy state (their release was never recorded)."""
+        for name in (_MODEL, _STRATEGY):
+            self._staged(name).unlink(missing_ok=True)
+
+    def reconcile(self, released_model_digests: Collection[str]) -> str | None:
+        """After a restart: commit a staged model whose release the audit log records.
+
+        Also removes temporary files of interrupted atomic writes (``.*.tmp``).
+
+        Parameters
+        ----------
+        released_model_digests
+            ``model_sha256`` of every ``aggregate_released`` entry in the server's audit log.
+
+        Returns
+        -------
+        str or None
+            ``"committed"``, ``"discarded"`` (staged, never released) or None (nothing staged).
+        """
+        for stale in self.dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        digest = self.staged_model()
+        if digest is None:
+            return None
+        if digest in released_model_digests:
+            self.commit_model()
+            return "committed"
+        self.discard_staged()
+        return "discarded"
+
+    def _staged(self, name: str) -> Path:
+        return self.dir / f"{name}{_STAGED}"
 
     def strategy_state(self) -> dict[str, npt.NDArray[np.float64]]:
         """The strategy state saved with the last completed round's model (empty if none)."""
@@ -117,3 +188,11 @@ class ServerState:
             return None
         weights = np.load(path, allow_pickle=False)
         return np.asarray(weights, dtype=np.float64)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
