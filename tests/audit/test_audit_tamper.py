@@ -203,3 +203,12 @@ def test_any_single_byte_edit_is_detected_at_its_seq(base: bytes, data: st.DataO
     report, _ = verify_bytes(edited, key=SERVER.public_key)
     assert report.problem is not None, report.summary()
     assert report.problem.seq == base[:offset].count(b"\n")
+
+
+@pytest.mark.parametrize("depth", [50_000, 900])
+def test_a_deeply_nested_line_is_invalid_not_a_crash(log_path: Path, depth: int) -> None:
+    """Issue 14: one hostile line used to end `fedseal audit verify` with a RecursionError."""
+    lines = lines_of(log_path)
+    lines[5] = b"[" * depth + b"]" * depth
+    store(log_path, lines)
+    assert first_bad(log_path) == 5

@@ -96,6 +96,21 @@ def _no_constants(name: str) -> Any:
 _LONG_NUMBER = re.compile(rb"\d{16}")
 
 
+def loads(data: bytes | str) -> Any:
+    """``json.loads`` for untrusted input: hostile nesting is a ``ValueError``, not a crash.
+
+    Raises
+    ------
+    ValueError
+        If ``data`` is not JSON (``json.JSONDecodeError`` is a ``ValueError``) or is nested
+        deeper than the interpreter's recursion limit.
+    """
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply to be an audit record") from None
+
+
 def decode_canonical(data: bytes) -> Any:
     """Parse ``data`` and check that it is exactly the canonical encoding of what it holds.
 
@@ -105,17 +120,21 @@ def decode_canonical(data: bytes) -> Any:
     Raises
     ------
     ValueError
-        If ``data`` is not UTF-8, not JSON, has NaN/Infinity or an integer outside the I-JSON
-        range, or is JSON but not in canonical form (duplicate keys, key order, whitespace,
+        If ``data`` is not UTF-8, not JSON, nested deeper than the interpreter's recursion
+        limit, has NaN/Infinity or an integer outside the I-JSON range, or is JSON but not in
+        canonical form (duplicate keys, key order, whitespace,
         escapes or number spelling).
     """
-    value = json.loads(data.decode("utf-8"), parse_constant=_no_constants)
-    if _LONG_NUMBER.search(data):  # only then can an integer be out of range
-        try:
-            _check(value, "$")
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-    again = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        value = json.loads(data.decode("utf-8"), parse_constant=_no_constants)
+        if _LONG_NUMBER.search(data):  # only then can an integer be out of range
+            try:
+                _check(value, "$")
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        again = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:  # hostile nesting: a refusal like any other, never a crash
+        raise ValueError("nested too deeply to be an audit record") from None
     if again.encode("utf-8") != data:
         raise ValueError("not in canonical form (duplicate keys, key order, whitespace, escapes)")
     return value

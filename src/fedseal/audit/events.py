@@ -17,7 +17,7 @@ dropout              ``silo``, ``stage``, ``reason``
 consistency_result   ``survivors`` (list of silo names), ``passed`` (bool)
 unmask_answered      ``silo``, ``survivors_count``, ``dropped_count``
 unmask_refused       ``silo``, ``reason``
-aggregate_released   ``aggregate_sha256``, ``model_sha256`` (the new model's ``.npy``), ``silos_count``
+aggregate_released   ``aggregate_sha256``, ``model_sha256`` (of the new model), ``silos_count``
 aggregate_rejected   ``aggregate_sha256``, ``silos_count``, ``reason`` (the integrity check failed)
 silo_excluded        ``silo``, ``reason`` (a bad share revealed, or shares its neighbours rejected)
 round_finished       ``participants``, ``dropouts`` (lists of silo names)

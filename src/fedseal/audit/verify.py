@@ -14,12 +14,12 @@ A last line without its LF, or a last line that is not JSON, is a *torn tail* (a
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fedseal.audit.canonical import loads as canonical_loads
 from fedseal.audit.checkpoint import Checkpoint
 from fedseal.audit.entry import ZERO_HASH, Entry, parse_entry
 from fedseal.audit.events import CHECKPOINT, CHECKPOINT_COSIGNED
@@ -108,7 +108,7 @@ def split_lines(data: bytes) -> tuple[list[bytes], bytes, str]:
         return lines, tail, "no trailing newline"
     if lines:
         try:
-            json.loads(lines[-1])
+            canonical_loads(lines[-1])
         except ValueError:
             return lines[:-1], lines[-1] + b"\n", "last line is not valid JSON"
     return lines, b"", ""
@@ -116,7 +116,7 @@ def split_lines(data: bytes) -> tuple[list[bytes], bytes, str]:
 
 def _prev_of(line: bytes) -> object:
     try:
-        obj = json.loads(line)
+        obj = canonical_loads(line)
     except ValueError:
         return None
     return obj.get("prev") if isinstance(obj, dict) else None
@@ -226,7 +226,7 @@ def _witness_key(
     party = None
     if lines:
         try:
-            party = json.loads(lines[0]).get("party")
+            party = canonical_loads(lines[0]).get("party")
         except (ValueError, AttributeError):
             party = None
     good, warnings = [], []

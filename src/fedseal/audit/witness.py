@@ -9,11 +9,11 @@ This is the "gossip" defence of RFC 6962 §5.4 / RFC 9162 §8.1.4 in its simples
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from fedseal.audit.canonical import canonical_bytes
+from fedseal.audit.canonical import loads as canonical_loads
 from fedseal.audit.checkpoint import Checkpoint
 from fedseal.audit.events import CHECKPOINT
 from fedseal.errors import AuditIntegrityError, ConfigError, ProtocolViolation
@@ -49,7 +49,7 @@ def load_checkpoints(path: str | os.PathLike[str]) -> list[Checkpoint]:
     out: list[Checkpoint] = []
     for raw in data.split(b"\n"):
         try:
-            obj = json.loads(raw)
+            obj = canonical_loads(raw)
         except ValueError:
             continue
         if not isinstance(obj, dict):
