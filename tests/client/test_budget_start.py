@@ -18,8 +18,8 @@ from fedseal.audit.export import read_entries
 from fedseal.audit.log import AuditLog
 from fedseal.cli import main
 from fedseal.client.budget import audit_budget_changes, check_privacy_plan
-from fedseal.deploy.config import provision
 from fedseal.deploy.files import dumps_toml
+from fedseal.deploy.provision import provision
 from fedseal.dp import LEDGER_FILENAME, DPConfig, PrivacyLedger, PrivateTrainer
 from fedseal.dp.guard import PrivacyPlan
 from fedseal.errors import ConfigError

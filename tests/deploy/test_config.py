@@ -13,18 +13,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fedseal.deploy.config import (
+from fedseal.config import (
     DPSettings,
-    ProvisionResult,
     ServerConfig,
     SiloConfig,
     TlsFiles,
-    load_identity_key,
     load_server_config,
     load_silo_config,
-    provision,
 )
 from fedseal.deploy.files import dumps_toml
+from fedseal.deploy.keyfile import load_identity_key
+from fedseal.deploy.provision import ProvisionResult, provision
 from fedseal.dp.config import DPConfig
 from fedseal.errors import ConfigError
 

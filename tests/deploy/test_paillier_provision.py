@@ -18,15 +18,9 @@ from typing import Any
 import pytest
 
 from fedseal.audit import verify_log
+from fedseal.config import SiloConfig, load_server_config, load_silo_config
 from fedseal.deploy.cli import register
-from fedseal.deploy.config import (
-    ProvisionResult,
-    SiloConfig,
-    load_identity_key,
-    load_server_config,
-    load_silo_config,
-    provision,
-)
+from fedseal.deploy.keyfile import load_identity_key
 from fedseal.deploy.paillier_keys import (
     PUBLIC_FILE,
     SHARE_FILE,
@@ -36,6 +30,7 @@ from fedseal.deploy.paillier_keys import (
     load_key_share,
 )
 from fedseal.deploy.parties import set_paillier_paths
+from fedseal.deploy.provision import ProvisionResult, provision
 from fedseal.errors import ConfigError
 from fedseal.secagg.graph import full_parameters
 from fedseal.secagg.paillier import MIN_SECURE_KEY_BITS

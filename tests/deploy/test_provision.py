@@ -17,14 +17,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from fedseal.audit import AuditLog, verify_log
+from fedseal.config import load_server_config, load_silo_config
 from fedseal.deploy.cli import register
-from fedseal.deploy.config import (
-    ProvisionResult,
-    load_identity_key,
-    load_server_config,
-    load_silo_config,
-    provision,
-)
+from fedseal.deploy.keyfile import load_identity_key
+from fedseal.deploy.provision import ProvisionResult, provision
 from fedseal.errors import ConfigError
 
 SILOS = ("alpha", "beta", "gamma")

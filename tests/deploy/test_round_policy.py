@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from fedseal.client.run import silo_policy
-from fedseal.deploy.config import ProvisionResult, load_server_config, load_silo_config, provision
+from fedseal.config import load_server_config, load_silo_config
 from fedseal.deploy.files import dumps_toml
+from fedseal.deploy.provision import ProvisionResult, provision
 from fedseal.errors import ProtocolViolation
 from fedseal.protocol.messages import RoundParams
 from fedseal.protocol.policy import default_min_participants

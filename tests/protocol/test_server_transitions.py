@@ -430,8 +430,8 @@ def test_an_unexpected_exception_in_a_handler_ends_the_round(sample: dict[type, 
     def broken(self: Any, silo: str, msg: Any) -> None:
         raise ValueError("boom")
 
-    h.server._handlers[(ServerStage.ADVERTISE, m.AdvertiseKeys)] = (
-        lambda silo, msg: broken(h.server, silo, msg)
+    h.server._handlers[(ServerStage.ADVERTISE, m.AdvertiseKeys)] = lambda silo, msg: broken(
+        h.server, silo, msg
     )
     out = h.server.receive(SILO, sample[m.AdvertiseKeys])
     assert h.server.stage is ServerStage.ABORTED and h.server.result is None

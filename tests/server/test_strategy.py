@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fedseal.deploy.strategy_config import StrategySettings
+from fedseal.config.strategy import StrategySettings
 from fedseal.errors import ConfigError
 from fedseal.secagg.quantize import DecodedSum
 from fedseal.server.optimizers import FedAdagrad, FedAdam, FedYogi

@@ -20,12 +20,7 @@ import pytest
 
 from fedseal.client.agent import SiloAgent
 from fedseal.client.run import make_client
-from fedseal.deploy.config import (
-    ServerConfig,
-    SiloConfig,
-    load_server_config,
-    load_silo_config,
-)
+from fedseal.config import ServerConfig, SiloConfig, load_server_config, load_silo_config
 from fedseal.deploy.layout import read_raw, write_config
 from fedseal.deploy.provision import provision
 from fedseal.server.app import serve

@@ -18,7 +18,7 @@ import pytest
 from fedseal.audit.verify import verify_log
 from fedseal.client.agent import SiloAgent
 from fedseal.client.run import make_paillier
-from fedseal.deploy.config import load_identity_key
+from fedseal.deploy.keyfile import load_identity_key
 from fedseal.deploy.paillier_keys import load_deployment_key
 from fedseal.protocol import control as c
 from fedseal.protocol import messages as m

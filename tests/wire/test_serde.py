@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from fedseal.deploy.checks import RESERVED_NAMES
 from fedseal.errors import ConfigError, ProtocolViolation
+from fedseal.names import RESERVED_NAMES
 from fedseal.protocol import control as c
 from fedseal.protocol import messages as m
 from fedseal.protocol.wire import serde

@@ -38,7 +38,7 @@ from fedseal.secagg.paillier._arith import parallel_map, random_unit
 from fedseal.secagg.paillier.plaintext_proof import commitment_randomness
 from fedseal.secagg.paillier.plaintext_proof import prove as prove_proof
 from fedseal.secagg.paillier.plaintext_proof import verify as verify_proof
-from fedseal.secagg.quantize import QuantizationSpec
+from fedseal.secagg.quantize import QuantizationSpec, fits_modulus
 
 __all__ = ["add_arguments", "run"]
 
@@ -85,14 +85,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     sw = Stopwatch()
     with sw("keygen"):
         pk, shares = generate_threshold_key(key_bits=args.key_bits, parties=n, threshold=t, rng=rng)
-    levels = (1 << args.bits) - 1
+    bound = {"max_silos": n, "max_weight": args.max_weight, "bits": args.bits}
     spec = QuantizationSpec(
         clip=1.0,
         bits=args.bits,
         max_weight=args.max_weight,
         max_silos=n,
         num_metrics=2,
-        modulus_bits=32 if n * args.max_weight * levels < 2**32 else 64,
+        modulus_bits=32 if fits_modulus(**bound, modulus_bits=32) else 64,
     )
     layout = PackingLayout.for_spec(spec, dim=dim, public_key=pk)
     data = np.random.default_rng(0)  # non-secret synthetic updates

@@ -5,8 +5,9 @@ Theory of operation
 One :class:`PaillierSilo` lives as long as the silo's agent. It holds the deployment's public
 key, this silo's key share (:class:`~fedseal.secagg.paillier.KeyShare`) and one
 :class:`~fedseal.secagg.paillier.Encryptor`, whose pool of precomputed ``r^N mod N^2``
-(Paillier 1999; Damgård–Jurik 2001) is refilled on a worker thread once the silo has answered
-its round, outside the round's critical path. Per round:
+(Paillier 1999; Damgård–Jurik 2001) is refilled on the injected executor once the silo has
+answered its round, outside the round's critical path (without an executor everything runs
+inline and ``r^N`` is made during encryption: this object creates no thread). Per round:
 
 1. :meth:`begin` (the agent accepted a ``TrainRequest``): fixes the round id and the packing
    layout; the previous round's state is dropped.
@@ -38,8 +39,7 @@ re-checks against this silo's own ``corruption`` setting. See ``docs/paillier.md
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -103,8 +103,10 @@ class PaillierSilo:
         ``corruption`` (of the roster) and ``min_participants`` bound what this silo accepts.
     rng : RandomSource
         Encryption randomness and proof nonces (``SystemRandomSource`` in a deployment).
-    workers : int, optional
-        Threads for precomputation and partial decryption (default: every core).
+    executor : concurrent.futures.Executor, optional
+        Runs the ``r^N`` refill in the background and spreads partial decryption and proof
+        checks over cores; owned by the caller (:func:`fedseal.client.run.make_paillier` makes
+        a thread pool and the silo process ends it). None: all inline, one core.
 
     Raises
     ------
@@ -128,7 +130,7 @@ class PaillierSilo:
         share: KeyShare,
         policy: ClientPolicy,
         rng: RandomSource,
-        workers: int | None = None,
+        executor: Executor | None = None,
     ) -> None:
         public = key.public_key
         if share.key_id != public.key_id or share.index != key.index_of(silo):
@@ -153,9 +155,7 @@ class PaillierSilo:
         self._encryptor = Encryptor(public, rng)
         #: Fewest contributions whose sum this silo helps decrypt (STYLE rule 5).
         self.min_contributions = max(public.threshold, policy.min_participants, 2)
-        self._pool = ThreadPoolExecutor(
-            max_workers=workers or os.cpu_count() or 1, thread_name_prefix="fedseal-paillier"
-        )
+        self._pool = executor
         self._refill: Future[None] | None = None
         self._round: _Round | None = None
 
@@ -336,8 +336,10 @@ class PaillierSilo:
     # -- precomputation -----------------------------------------------------------------------
 
     def _start_refill(self, count: int) -> None:
-        """Precompute ``count`` values of ``r^N`` on a worker thread, if none is running."""
+        """Precompute ``count`` values of ``r^N`` on the executor, if none is running."""
         missing = count - self._encryptor.precomputed
+        if self._pool is None:
+            return  # no executor: encryption makes what it needs
         if missing > 0 and (self._refill is None or self._refill.done()):
             self._refill = self._pool.submit(self._encryptor.precompute, missing)
 
@@ -357,8 +359,9 @@ class PaillierSilo:
         return self._encryptor.generated_online
 
     def close(self) -> None:
-        """Stop the worker threads (a refill in progress is abandoned)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """The deployment ended: wait for no refill (the executor's owner shuts it down)."""
+        self._refill = None
+        self._round = None
 
     def __repr__(self) -> str:
         return f"PaillierSilo(silo={self.silo!r}, key_id={self.key.public_key.key_id.hex()[:16]})"

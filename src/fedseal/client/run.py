@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,8 @@ from fedseal.client.agent import SiloAgent
 from fedseal.client.app import SiloApp, SiloContext, load_app
 from fedseal.client.budget import audit_budget_changes, check_privacy_plan
 from fedseal.client.grpc_client import GrpcSiloClient
-from fedseal.deploy.config import SiloConfig, load_identity_key, load_silo_config
+from fedseal.config import SiloConfig, load_silo_config
+from fedseal.deploy.keyfile import load_identity_key
 from fedseal.protocol.policy import ClientPolicy
 from fedseal.protocol.wire.channel import TransportLimits
 from fedseal.secagg.hazmat.randomness import SystemRandomSource
@@ -78,6 +80,8 @@ def make_paillier(
         silos=tuple(directory),
         min_bits=0 if config.paillier_allow_insecure_bits else MIN_SECURE_KEY_BITS,
     )
+    # The silo process's worker threads for gmpy2 (which releases the GIL); they end with it.
+    workers = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="fedseal-paillier")
     return PaillierSilo(
         silo=config.silo,
         deployment_id=config.deployment_id,
@@ -87,6 +91,7 @@ def make_paillier(
         share=load_key_share(config.paillier_key_share, key, config.silo),
         policy=policy,
         rng=SystemRandomSource(),
+        executor=workers,
     )
 
 

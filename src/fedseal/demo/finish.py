@@ -34,7 +34,7 @@ def plaintext_reference(n_silos: int, rounds: int) -> float:
 
 def _verify_audit(out: Path, names: list[str]) -> dict[str, str]:
     """``fedseal audit verify`` of every party's log, with pinned keys and co-signed witnesses."""
-    from fedseal.deploy.config import load_server_config, load_silo_config
+    from fedseal.config import load_server_config, load_silo_config
 
     server = load_server_config(out / "server" / "server.toml")
     witnessed = []

@@ -24,11 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
+from fedseal.config import load_server_config, load_silo_config
+from fedseal.config.common import POLICY_KEYS
 from fedseal.deploy import pki
-from fedseal.deploy.config import load_identity_key, load_server_config, load_silo_config
+from fedseal.deploy.keyfile import load_identity_key
 from fedseal.deploy.layout import (
     MANIFEST,
-    POLICY_KEYS,
     fit_modulus,
     grow_roster,
     read_manifest,

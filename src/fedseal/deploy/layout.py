@@ -2,12 +2,13 @@
 
 ``deployment.toml`` (the manifest) records the deployment id and the server's host and port;
 it marks a folder as a deployment and is read back when silos are added. ``server.toml`` and
-``silo.toml`` documents list every option with its default (from the dataclasses in
-:mod:`fedseal.deploy.config`), with short comments, and are validated by building the config
-they describe before they are written.
+``silo.toml`` documents list the options of their schema tables (:data:`fedseal.config.SERVER`,
+:data:`fedseal.config.SILO`) in table order, with their defaults and comments
+(:meth:`~fedseal.config.schema.Table.document`), and are validated by building the config they
+describe before they are written.
 
-The round policy (:data:`POLICY_KEYS`) is written alike into ``server.toml`` and every
-``silo.toml``, with ``min_participants`` computed for the roster
+The round policy (:data:`~fedseal.config.common.POLICY_KEYS`) is written alike into
+``server.toml`` and every ``silo.toml``, with ``min_participants`` computed for the roster
 (:func:`~fedseal.protocol.policy.default_min_participants`). When silos are added the roster
 grows: :func:`grow_roster` raises a ``min_participants`` that still holds the old roster's
 default to the new one, and keeps (and reports) a value the operator chose.
@@ -18,29 +19,23 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from collections.abc import Mapping
-from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
-from fedseal.deploy.checks import check_deployment_id, check_host, check_int
-from fedseal.deploy.config import (
-    DEFAULT_NOISE_MULTIPLIER,
-    DPSettings,
-    ServerConfig,
-    SiloConfig,
-    TlsFiles,
-)
+from fedseal.config.checks import check_deployment_id, check_host, check_int
+from fedseal.config.dp import DEFAULT_NOISE_MULTIPLIER, DP
+from fedseal.config.schema import Table
+from fedseal.config.server import SERVER, ServerConfig
+from fedseal.config.silo import SILO, SiloConfig
 from fedseal.deploy.files import dumps_toml, write_atomic
-from fedseal.deploy.strategy_config import StrategySettings
 from fedseal.errors import ConfigError
+from fedseal.secagg.quantize import fits_modulus
 
 __all__ = [
     "FORMAT",
     "MANIFEST",
     "MANIFEST_HEADER",
-    "POLICY_KEYS",
     "addresses",
-    "config_defaults",
     "fit_modulus",
     "grow_roster",
     "read_manifest",
@@ -63,63 +58,11 @@ _HEADER = (
     "the silo list, [identities] and a default min_participants; it keeps your other values\n"
     "but not your comments."
 )
-_COMMENTS = {
-    "listen": "host:port to serve on",
-    "revoked": "silos refused even with a valid certificate",
-    "min_participants": (
-        "fewest silos in a round (the server waits for them; a silo refuses smaller rounds);\n"
-        "default max(3, ceil(N / 2), floor(corruption * N) + 2), capped at N silos"
-    ),
-    "dropout": "dropout rate the sparse graph is sized for, in [0, 1); same on server and silos",
-    "full_graph_max": "rounds of at most this many silos use the complete graph",
-    "aggregation": (
-        '"masking" (secure aggregation), "paillier" (threshold Paillier; needs\n'
-        'paillier_public_key) or "none" (INSECURE, benchmarks only)'
-    ),
-    "paillier_public_key": "the deployment's threshold Paillier public key (public)",
-    "paillier_key_share": "this silo's Paillier key share: secret (0600); keep it on this silo",
-    "paillier_allow_insecure_bits": "accept a Paillier key below 2048 bits: INSECURE, tests only",
-    "identities": "Ed25519 public keys of the silos (hex): the secure-aggregation directory",
-    "server_name": "name the server's TLS certificate must carry",
-    "server_identity": "the server's Ed25519 public key (hex): verifies its audit checkpoints",
-    "corruption": (
-        "fraction of the roster assumed to collude with the server, in [0, 0.5);\n"
-        "same on server and silos"
-    ),
-    "dp": "differential privacy (DP-SGD); enabled = false trains without it",
-    "dp.noise_multiplier": (
-        "sigma in units of max_grad_norm; or replace it by target_epsilon and planned_rounds"
-    ),
-    "dp.allow_budget_increase": (
-        "set true only to raise epsilon_budget above what this silo's ledger holds; the\n"
-        "change is recorded in the ledger, audited and shown in the privacy report"
-    ),
-    "dp.neighbouring_relation": (
-        '"add_remove" (one record added or removed) or "replace_one" (one record replaced,\n'
-        'record count public; needs accountant = "rdp"); fixed once the ledger exists'
-    ),
-    "strategy": (
-        "the federated optimiser: name = fedavg | fedprox (proximal_mu) | fedadagrad |\n"
-        "fedadam | fedyogi (server_lr, beta1, beta2, tau); silo_lr and local_epochs are\n"
-        "sent to every silo each round (DP silos ignore local_epochs)"
-    ),
-    "fedavg_weight": (
-        "this silo's FedAvg weight, declared and public (never its live record count)"
-    ),
-}
 
 
-def config_defaults(cls: type) -> dict[str, Any]:
-    """The scalar defaults of a config dataclass, in field order."""
-    return {
-        f.name: f.default
-        for f in fields(cls)
-        if f.default is not MISSING and isinstance(f.default, bool | int | float | str)
-    }
-
-
-#: The round policy: written alike into ``server.toml`` and every ``silo.toml``.
-POLICY_KEYS = ("corruption", "dropout", "min_participants", "full_graph_max")
+def _schema(doc: Mapping[str, Any]) -> Table:
+    """The schema table of a config document: a silo's names its silo."""
+    return SILO if "silo" in doc else SERVER
 
 
 def _default_min_participants(roster_size: int, corruption: object) -> int | None:
@@ -133,32 +76,22 @@ def _default_min_participants(roster_size: int, corruption: object) -> int | Non
         return None
 
 
-def _defaults_for(cls: type, roster_size: int) -> dict[str, Any]:
-    """``config_defaults(cls)`` plus ``min_participants`` for the roster, in field order."""
-    defaults = config_defaults(cls)
-    minimum = _default_min_participants(roster_size, defaults["corruption"])
-    return {
-        f.name: minimum if f.name == "min_participants" else defaults[f.name]
-        for f in fields(cls)
-        if f.name in defaults or f.name == "min_participants"
-    }
-
-
 def grow_roster(doc: dict[str, Any], old_size: int, new_size: int, what: str) -> str | None:
     """Update a config document's round policy for a roster grown from ``old_size`` silos.
 
-    Writes every key of :data:`POLICY_KEYS` the document leaves out (with its default). A
-    ``min_participants`` that is missing or equal to the old roster's default becomes the new
-    roster's default; any other value was the operator's choice and is kept.
+    Writes every key of :data:`~fedseal.config.common.POLICY_KEYS` the document leaves out
+    (with its default). A ``min_participants`` that is missing or equal to the old roster's
+    default becomes the new roster's default; any other value was the operator's choice and is
+    kept.
 
     Returns
     -------
     str or None
         A note for the operator when a chosen ``min_participants`` was kept.
     """
-    corruption = doc.setdefault("corruption", config_defaults(ServerConfig)["corruption"])
-    doc.setdefault("dropout", config_defaults(ServerConfig)["dropout"])
-    doc.setdefault("full_graph_max", config_defaults(ServerConfig)["full_graph_max"])
+    corruption = doc.setdefault("corruption", SERVER.default("corruption"))
+    doc.setdefault("dropout", SERVER.default("dropout"))
+    doc.setdefault("full_graph_max", SERVER.default("full_graph_max"))
     old = _default_min_participants(old_size, corruption)
     new = _default_min_participants(new_size, corruption)
     current = doc.get("min_participants")
@@ -189,20 +122,17 @@ def addresses(host: str, port: int) -> tuple[str, str, str]:
 
 
 def server_document(deployment: str, listen: str, identities: Mapping[str, str]) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "deployment_id": deployment,
-        "listen": listen,
-        "silos": sorted(identities),
-        "revoked": [],
-        "identity_key": "identity.key",
-        "state_dir": "state",
-        "audit_log": "audit.jsonl",
-    }
-    doc |= _defaults_for(ServerConfig, len(identities))
-    doc["tls"] = {"ca_cert": "ca.crt", "cert": "server.crt", "key": "server.key"}
-    doc["strategy"] = {"name": "fedavg"}
-    doc["identities"] = dict(sorted(identities.items()))
-    return doc
+    """The ``server.toml`` of a new deployment: :data:`~fedseal.config.SERVER`'s defaults."""
+    minimum = _default_min_participants(len(identities), SERVER.default("corruption"))
+    return SERVER.document(
+        {
+            "deployment_id": deployment,
+            "listen": listen,
+            "silos": sorted(identities),
+            "min_participants": minimum,
+            "identities": dict(sorted(identities.items())),
+        }
+    )
 
 
 def silo_document(
@@ -212,33 +142,38 @@ def silo_document(
     server_identity: str,
     identities: Mapping[str, str],
 ) -> dict[str, Any]:
+    """A new silo's ``silo.toml``: :data:`~fedseal.config.SILO`'s defaults."""
     _, server_address, server_name = addresses(manifest["host"], manifest["port"])
-    doc: dict[str, Any] = {
-        "deployment_id": deployment,
-        "silo": silo,
-        "server_address": server_address,
-        "server_name": server_name,
-        "server_identity": server_identity,
-        "identity_key": "identity.key",
-        "state_dir": "state",
-        "audit_log": "audit.jsonl",
-    }
-    doc |= {k: v for k, v in _defaults_for(SiloConfig, len(identities)).items() if k not in doc}
-    doc["tls"] = {"ca_cert": "ca.crt", "cert": "silo.crt", "key": "silo.key"}
-    doc["dp"] = config_defaults(DPSettings) | {"noise_multiplier": DEFAULT_NOISE_MULTIPLIER}
-    doc["identities"] = dict(sorted(identities.items()))
-    return doc
+    minimum = _default_min_participants(len(identities), SILO.default("corruption"))
+    return SILO.document(
+        {
+            "deployment_id": deployment,
+            "silo": silo,
+            "server_address": server_address,
+            "server_name": server_name,
+            "server_identity": server_identity,
+            "min_participants": minimum,
+            "dp": DP.document({"noise_multiplier": DEFAULT_NOISE_MULTIPLIER}),
+            "identities": dict(sorted(identities.items())),
+        }
+    )
 
 
 def fit_modulus(doc: dict[str, Any]) -> tuple[str, ...]:
-    """Switch a 32-bit modulus to 64 bits when the silos' sum could wrap around it."""
-    default = config_defaults(ServerConfig)
-    n, bits = len(doc["silos"]), doc.get("bits", default["bits"])
-    weight = doc.get("max_weight", default["max_weight"])
-    modulus = doc.get("modulus_bits", default["modulus_bits"])
+    """Switch a 32-bit modulus to 64 bits when the silos' sum could wrap around it.
+
+    Returns
+    -------
+    tuple of str
+        A note for the operator when the modulus was switched.
+    """
+    n = len(doc["silos"])
+    bits, weight, modulus = (
+        doc.get(k, SERVER.default(k)) for k in ("bits", "max_weight", "modulus_bits")
+    )
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (bits, weight, modulus)):
         return ()  # a bad value: validation names it
-    if modulus != 32 or n * weight * ((1 << bits) - 1) < 1 << 32:
+    if modulus != 32 or fits_modulus(max_silos=n, max_weight=weight, bits=bits, modulus_bits=32):
         return ()
     doc["modulus_bits"] = 64
     return (
@@ -249,23 +184,26 @@ def fit_modulus(doc: dict[str, Any]) -> tuple[str, ...]:
 
 def validate_document(doc: Mapping[str, Any], what: str) -> None:
     """Build the config a generated document describes, so a bad one is never written."""
+    schema = _schema(doc)
     values = dict(doc)
-    values["tls"] = TlsFiles(**doc["tls"])
     try:
-        if "silo" in doc:
-            SiloConfig(**values | {"dp": DPSettings(**doc["dp"])})
-        else:
-            ServerConfig(**values | {"strategy": StrategySettings(**doc.get("strategy", {}))})
+        for option in schema.options:  # [tls], [dp], [strategy]: built into their dataclasses
+            if option.build is not None:
+                values[option.key] = option.build(**doc.get(option.key, {}))
+        (SiloConfig if schema is SILO else ServerConfig)(**values)
     except ConfigError as exc:
         raise ConfigError(f"{what} would be invalid: {exc}") from None
 
 
 def write_config(path: Path, doc: Mapping[str, Any], what: str) -> None:
-    text = dumps_toml(doc, header=_HEADER.format(what=what), comments=_COMMENTS)
+    """Write a config document atomically, with the header and its options' comments."""
+    comments = _schema(doc).comments()
+    text = dumps_toml(doc, header=_HEADER.format(what=what), comments=comments)
     write_atomic(path, text.encode("utf-8"))
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
+    """Read and check ``deployment.toml``."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -279,6 +217,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def read_raw(path: Path) -> dict[str, Any]:
+    """A TOML file's top-level table, unchecked (to rewrite a config keeping its values)."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

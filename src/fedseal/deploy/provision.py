@@ -51,10 +51,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
+from fedseal.config.checks import check_deployment_id, check_host, check_int
 from fedseal.deploy import pki
-from fedseal.deploy.checks import check_deployment_id, check_host, check_int, check_silo_name
 from fedseal.deploy.files import dumps_toml, make_private_dir, write_atomic, write_new
 from fedseal.deploy.layout import (
     FORMAT,
@@ -80,10 +79,8 @@ from fedseal.deploy.parties import (
     write_party,
 )
 from fedseal.errors import ConfigError
+from fedseal.names import check_silo_name
 from fedseal.secagg.identity import IdentityKey
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["MANIFEST", "ProvisionResult", "provision"]
 

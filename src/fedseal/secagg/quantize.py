@@ -16,7 +16,9 @@ weighted mean of the clipped inputs, whatever the number of silos.
 
 The sum of ``n`` contributions must not wrap around the modulus 2^k. ``QuantizationSpec`` checks
 ``max_silos * max_weight * (2^bits - 1) < 2^k`` when it is built, before any round starts,
-and refuses with an error naming the parameters otherwise.
+and refuses with an error naming the parameters otherwise. :func:`fits_modulus` is that bound,
+the one place it is computed: the server's config and ``fedseal provision`` (which picks a
+64-bit modulus when 32 bits are too few) call it too.
 
 Decoding refuses a sum that honest contributions cannot produce (a coordinate beyond the clip
 range, more weight than the contributors can carry) with
@@ -35,10 +37,49 @@ import numpy.typing as npt
 from fedseal.errors import AggregateIntegrityError, ConfigError, ProtocolViolation
 from fedseal.secagg.hazmat.randomness import RandomSource
 
-__all__ = ["DecodedSum", "QuantizationSpec"]
+__all__ = ["DecodedSum", "QuantizationSpec", "fits_modulus", "largest_sum"]
 
 #: Relative float tolerance of the range check on decoded means (rounding only).
 _TOLERANCE = 1e-9
+
+
+def largest_sum(*, max_silos: int, max_weight: int, bits: int) -> int:
+    """The largest sum honest contributions reach: ``max_silos * max_weight * (2^bits - 1)``.
+
+    Parameters
+    ----------
+    max_silos : int
+        Contributions summed.
+    max_weight : int
+        Largest weight of one contribution.
+    bits : int
+        Quantization bits: a coordinate is at most ``2^bits - 1``.
+
+    Returns
+    -------
+    int
+        The largest coordinate of the sum (an exact Python integer).
+    """
+    return max_silos * max_weight * ((1 << bits) - 1)
+
+
+def fits_modulus(*, max_silos: int, max_weight: int, bits: int, modulus_bits: int) -> bool:
+    """Whether sums cannot wrap around ``2^modulus_bits``: ``largest_sum(...) < 2^modulus_bits``.
+
+    Parameters
+    ----------
+    max_silos, max_weight, bits : int
+        As for :func:`largest_sum`.
+    modulus_bits : int
+        The modulus is ``2^modulus_bits``.
+
+    Returns
+    -------
+    bool
+        True if every sum of at most ``max_silos`` honest contributions is exact.
+    """
+    largest = largest_sum(max_silos=max_silos, max_weight=max_weight, bits=bits)
+    return largest < 1 << modulus_bits
 
 
 @dataclass(frozen=True)
@@ -101,11 +142,12 @@ class QuantizationSpec:
             raise ConfigError(f"max_silos must be >= 1, got {self.max_silos}")
         if self.num_metrics < 0:
             raise ConfigError(f"num_metrics must be >= 0, got {self.num_metrics}")
-        largest_sum = self.max_silos * self.max_weight * self.levels
-        if largest_sum >= 1 << self.modulus_bits:
+        bound = {"max_silos": self.max_silos, "max_weight": self.max_weight, "bits": self.bits}
+        if not fits_modulus(**bound, modulus_bits=self.modulus_bits):
             raise ConfigError(
                 "the sum could wrap around the modulus: max_silos * max_weight * (2^bits - 1) = "
-                f"{self.max_silos} * {self.max_weight} * (2^{self.bits} - 1) = {largest_sum} "
+                f"{self.max_silos} * {self.max_weight} * (2^{self.bits} - 1) = "
+                f"{largest_sum(**bound)} "
                 f">= 2^{self.modulus_bits}; lower bits, max_weight or max_silos, "
                 "or use modulus_bits=64"
             )

@@ -1,6 +1,6 @@
 """``fedseal server``: the coordinator process, wiring config, state, audit and transport.
 
-Reads the server's TOML config (:func:`fedseal.deploy.config.load_server_config`), opens the
+Reads the server's TOML config (:func:`fedseal.config.load_server_config`), opens the
 audit log and the durable state, serves silos over mTLS gRPC and runs the configured number of
 FedAvg rounds. One JSON line per round is appended to ``state_dir/rounds.jsonl`` (names, counts
 and aggregate metrics only). The initial model comes from ``--init-model`` (a ``.npy`` file,
@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,8 @@ import numpy as np
 from fedseal.audit import events as ev
 from fedseal.audit.entry import parse_entry
 from fedseal.audit.log import AuditLog
-from fedseal.deploy.config import ServerConfig, load_identity_key, load_server_config
+from fedseal.config import ServerConfig, load_server_config
+from fedseal.deploy.keyfile import load_identity_key
 from fedseal.errors import ConfigError
 from fedseal.protocol.wire.channel import TransportLimits
 from fedseal.secagg.identity import IdentityPublicKey
@@ -67,7 +69,7 @@ def driver_config(config: ServerConfig) -> DriverConfig:
         max_silos=len(config.silos),
         modulus_bits=config.modulus_bits,
         num_metrics=len(METRIC_NAMES),
-        metric_clip=100.0,
+        metric_clip=config.metric_clip,
     )
     assert config.min_participants is not None  # filled in by ServerConfig.__post_init__
     return DriverConfig(
@@ -83,6 +85,7 @@ def driver_config(config: ServerConfig) -> DriverConfig:
         train_timeout_s=config.train_timeout_s,
         stage_timeout_s=config.stage_timeout_s,
         connect_timeout_s=config.connect_timeout_s,
+        checkpoint_timeout_s=config.checkpoint_timeout_s,
     )
 
 
@@ -109,8 +112,9 @@ def paillier_aggregator(
     key = load_deployment_key(
         config.paillier_public_key, deployment_id=config.deployment_id, silos=config.silos
     )
+    workers = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="fedseal-he")
     return PaillierAggregator(
-        key, directory, deployment_id=config.deployment_id, spec=spec, dim=dim
+        key, directory, deployment_id=config.deployment_id, spec=spec, dim=dim, executor=workers
     )
 
 
@@ -201,8 +205,8 @@ async def serve(
         finally:
             await asyncio.sleep(0.2)  # let Finish messages reach the silos
             await coordinator.stop()
-            if paillier is not None:
-                paillier.close()
+            if paillier is not None and paillier.executor is not None:
+                paillier.executor.shutdown(wait=False, cancel_futures=True)
             transport = {"bytes_up": coordinator.bytes_up, "bytes_down": coordinator.bytes_down}
             (Path(config.state_dir) / "transport.json").write_text(json.dumps(transport))
 

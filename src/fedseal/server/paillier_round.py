@@ -31,9 +31,8 @@ threads so that the event loop keeps serving the transport.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 import numpy.typing as npt
@@ -81,8 +80,9 @@ class PaillierAggregator:
         The deployment's quantization; with ``dim`` it fixes the packing layout.
     dim : int
         Number of model parameters.
-    workers : int, optional
-        Threads for proof checks and the combination (default: every core).
+    executor : concurrent.futures.Executor, optional
+        Spreads the combination over cores; owned by the caller (:mod:`fedseal.server.app`
+        makes a thread pool and shuts it down). None: inline.
 
     Raises
     ------
@@ -98,7 +98,7 @@ class PaillierAggregator:
         deployment_id: str,
         spec: QuantizationSpec,
         dim: int,
-        workers: int | None = None,
+        executor: Executor | None = None,
     ) -> None:
         for silo in sorted(directory):
             key.index_of(silo)
@@ -107,29 +107,19 @@ class PaillierAggregator:
         self.spec = spec
         self.layout = PackingLayout.for_spec(spec, dim=dim, public_key=key.public_key)
         self.directory = dict(directory)
-        self._workers = workers or os.cpu_count() or 1
-        self._executor: ThreadPoolExecutor | None = None
+        self.executor = executor
 
     @property
     def threshold(self) -> int:
         """``t``: valid partial decryptions needed."""
         return self.key.public_key.threshold
 
-    @property
-    def executor(self) -> ThreadPoolExecutor:
-        """Worker threads for gmpy2 exponentiations (made on first use)."""
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="fedseal-he")
-        return self._executor
-
     def new_round(self, round_id: int) -> PaillierRound:
         """The state of round ``round_id``."""
         return PaillierRound(self, round_id)
 
     def close(self) -> None:
-        """Stop the worker threads."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: the executor's owner shuts it down."""
 
 
 class PaillierRound:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from fedseal.errors import ConfigError
 from fedseal.protocol import control as c
+from fedseal.secagg.graph import FULL_GRAPH_MAX
 from fedseal.secagg.quantize import QuantizationSpec
 from fedseal.server.strategy import RoundMetrics
 
@@ -32,7 +33,11 @@ class Link(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class DriverConfig:
-    """What the driver needs from the server's configuration (all validated by the loader)."""
+    """What the driver needs from the server's configuration (all validated by the loader).
+
+    :func:`fedseal.server.app.driver_config` fills every field from ``server.toml``; the
+    defaults here serve tests and the in-process simulation.
+    """
 
     deployment_id: str
     rounds: int
@@ -45,7 +50,7 @@ class DriverConfig:
     checkpoint_timeout_s: float = 10.0
     corruption: float = 0.05
     dropout: float = 0.1
-    full_graph_max: int = 100
+    full_graph_max: int = FULL_GRAPH_MAX
     #: ``N``, every provisioned silo (revoked ones included, as in each silo's own roster);
     #: 0 means the size of the driver's directory.
     roster_size: int = 0

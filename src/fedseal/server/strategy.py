@@ -27,7 +27,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from fedseal.deploy.strategy_config import STRATEGIES, StrategySettings
+from fedseal.config.strategy import STRATEGIES, StrategySettings
 from fedseal.errors import ConfigError
 from fedseal.secagg.quantize import DecodedSum
 

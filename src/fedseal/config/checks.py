@@ -1,38 +1,46 @@
-"""Validation of the values a deployment is made of, and of the TOML tables that carry them.
+"""Validation of the values a deployment is made of: the checks of the schema's options.
 
 Each ``check_*`` raises :class:`~fedseal.errors.ConfigError` naming the parameter and the bad
-value, and returns the value normalised. :func:`read_table` refuses unknown keys (a typo must
-not be silently ignored) and values of the wrong TOML type. Standard library only.
+value, and returns the value normalised. The lower-case factories (:func:`integer`,
+:func:`number`, :func:`one_of`, ...) make a :data:`~fedseal.config.schema.Check` for an
+:class:`~fedseal.config.schema.Option` out of them. ``fedseal provision`` uses the same checks
+for its own arguments. Standard library only.
 """
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import math
 import os
 import re
-import tomllib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
+from fedseal.config.schema import Check
 from fedseal.errors import ConfigError
-from fedseal.names import RESERVED_NAMES, check_silo_name
+from fedseal.names import check_silo_name
 
 __all__ = [
-    "RESERVED_NAMES",
+    "DEPLOYMENT_NAME",
+    "address",
     "check_address",
     "check_deployment_id",
     "check_directory",
+    "check_flag",
     "check_float",
     "check_host",
     "check_int",
+    "check_path",
     "check_public_key",
-    "check_silo_name",
-    "read_table",
-    "read_toml",
+    "deployment_id",
+    "instance_of",
+    "integer",
+    "non_empty",
+    "number",
+    "one_of",
+    "public_key",
+    "silo_name",
     "split_address",
 ]
 
@@ -145,77 +153,94 @@ def check_float(name: str, value: object, *, positive: bool = True) -> float:
     return float(value)
 
 
-# -- TOML tables -----------------------------------------------------------------------------
-
-_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "str": ("a string", lambda v: isinstance(v, str)),
-    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    "number": ("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
-    "bool": ("true or false", lambda v: isinstance(v, bool)),
-    "strings": (
-        "a list of strings",
-        lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-    ),
-    "table": ("a table", lambda v: isinstance(v, dict)),
-}
+def check_flag(name: str, value: object) -> bool:
+    """A ``bool`` (TOML ``true`` or ``false``)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be a bool, got {value!r}")
+    return value
 
 
-def read_toml(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
-    """Parse a TOML file; return its path and its top-level table."""
-    file = Path(path)
-    try:
-        with file.open("rb") as f:
-            return file, tomllib.load(f)
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {file}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+def check_path(name: str, value: object) -> Path:
+    """A non-empty path (``str`` or ``os.PathLike``), returned as a :class:`~pathlib.Path`."""
+    if isinstance(value, str | os.PathLike) and str(value):
+        return Path(value)
+    raise ConfigError(f"{name} must be a path, got {value!r}")
 
 
-def read_table(
-    data: Mapping[str, Any],
-    kinds: Mapping[str, str],
-    where: str,
-    *,
-    base: Path,
-    paths: Collection[str] = (),
-    defaults: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Check one TOML table's keys and value types, fill defaults, resolve paths.
+# -- checks for schema options ---------------------------------------------------------------
 
-    Parameters
-    ----------
-    data
-        The table as :mod:`tomllib` returns it.
-    kinds
-        Every allowed key -> ``"str"``, ``"int"``, ``"number"``, ``"bool"``, ``"strings"``
-        (a list of strings) or ``"table"``.
-    where
-        The file and table, for error messages (``"silo.toml [dp]"``).
-    base
-        Relative paths in keys named in ``paths`` are resolved against it (``~`` expands).
-    defaults
-        Values for keys the table leaves out.
 
-    Raises
-    ------
-    ConfigError
-        For an unknown key (suggesting a close known one) or a value of the wrong type.
-    """
-    for key in data:
-        if key not in kinds:
-            close = difflib.get_close_matches(key, list(kinds), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
-    out: dict[str, Any] = {}
-    for key, value in {**(defaults or {}), **data}.items():
-        description, accepts = _KINDS[kinds[key]]
-        if not accepts(value):
-            raise ConfigError(f"{where}: {key} must be {description}, got {value!r}")
-        if key in paths:
-            if not value:
-                raise ConfigError(f"{where}: {key} must be a path, got an empty string")
-            path = Path(value).expanduser()
-            value = path if path.is_absolute() else base / path
-        out[key] = value
-    return out
+def integer(low: int, high: int | None = None) -> Check:
+    """:func:`check_int` with these bounds."""
+
+    def check(name: str, value: object) -> int:
+        return check_int(name, value, low=low, high=high)
+
+    return check
+
+
+def number(*, positive: bool = True, below: float | None = None) -> Check:
+    """:func:`check_float`; with ``below`` (and ``positive=False``), also in ``[0, below)``."""
+
+    def check(name: str, value: object) -> float:
+        result = check_float(name, value, positive=positive)
+        if below is not None and not result < below:
+            raise ConfigError(f"{name} must be in [0, {below:g}), got {value!r}")
+        return result
+
+    return check
+
+
+def one_of(*choices: object) -> Check:
+    """One of ``choices`` (never a ``bool``): ``modulus_bits must be 32 or 64, got 48``."""
+    names = [repr(choice) for choice in choices]
+    wanted = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+    def check(name: str, value: object) -> object:
+        if isinstance(value, bool) or value not in choices:
+            raise ConfigError(f"{name} must be {wanted}, got {value!r}")
+        return value
+
+    return check
+
+
+def instance_of(cls: type) -> Check:
+    """An instance of ``cls`` (a table built into its dataclass)."""
+
+    def check(name: str, value: object) -> object:
+        if not isinstance(value, cls):
+            raise ConfigError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
+        return value
+
+    return check
+
+
+def address(*, allow_port_zero: bool) -> Check:
+    """:func:`check_address`: a ``host:port`` string."""
+
+    def check(name: str, value: object) -> str:
+        return check_address(name, value, allow_port_zero=allow_port_zero)
+
+    return check
+
+
+def deployment_id(name: str, value: object) -> str:
+    """:func:`check_deployment_id` (any non-empty string), as an option's check."""
+    return check_deployment_id(value)
+
+
+def silo_name(name: str, value: object) -> str:
+    """:func:`~fedseal.names.check_silo_name`, as an option's check."""
+    return check_silo_name(value, name)
+
+
+def public_key(name: str, value: object) -> str:
+    """:func:`check_public_key`, as an option's check."""
+    return check_public_key(name, value)
+
+
+def non_empty(name: str, value: object) -> str:
+    """A string that is not blank."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
+    return value

@@ -1,7 +1,8 @@
 """The ``[strategy]`` table of ``server.toml``: which federated optimiser the server runs.
 
-Validated here, built by :func:`fedseal.server.strategy.build_strategy`. Standard library only,
-so that loading a config file never imports numpy.
+Its schema table is :data:`STRATEGY`; validated into :class:`StrategySettings` here, built by
+:func:`fedseal.server.strategy.build_strategy`. Standard library only, so that loading a
+config file never imports numpy.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from fedseal.config.schema import INT, NUMBER, STR, Check, Option, Table
 from fedseal.errors import ConfigError
 
-__all__ = ["STRATEGIES", "StrategySettings"]
+__all__ = ["STRATEGIES", "STRATEGY", "StrategySettings"]
 
 #: Strategy names, and the server learning rate each uses when none is given.
 STRATEGIES: dict[str, float] = {
@@ -30,6 +32,46 @@ def _number(name: str, value: object, *, low: float, high: float | None = None) 
         bound = f"in [{low:g}, {high:g})" if high is not None else f">= {low:g}"
         raise ConfigError(f"{name} must be {bound}, got {value!r}")
     return float(value)
+
+
+def _name(name: str, value: object) -> str:
+    if not isinstance(value, str) or value not in STRATEGIES:
+        raise ConfigError(f"{name} must be one of {', '.join(STRATEGIES)}, got {value!r}")
+    return value
+
+
+def _rate(*, high: float | None = None, positive: bool = False) -> Check:
+    """A finite number in ``[0, high)``; with ``positive``, also ``> 0``."""
+
+    def check(name: str, value: object) -> object:
+        if _number(name, value, low=0.0, high=high) == 0.0 and positive:
+            raise ConfigError(f"{name} must be > 0")
+        return value
+
+    return check
+
+
+def _epochs(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    if value < 1:
+        raise ConfigError(f"{name} must be >= 1, got {value!r}")
+    return value
+
+
+#: ``server.toml [strategy]``. ``fedseal provision`` writes ``name`` only.
+STRATEGY = Table(
+    (
+        Option(key="name", kind=STR, default="fedavg", check=_name),
+        Option(key="server_lr", kind=NUMBER, default=None),  # default: STRATEGIES[name]
+        Option(key="proximal_mu", kind=NUMBER, default=0.0, check=_rate(), write=False),
+        Option(key="beta1", kind=NUMBER, default=0.9, check=_rate(high=1.0), write=False),
+        Option(key="beta2", kind=NUMBER, default=0.99, check=_rate(high=1.0), write=False),
+        Option(key="tau", kind=NUMBER, default=1e-3, check=_rate(positive=True), write=False),
+        Option(key="silo_lr", kind=NUMBER, default=None, check=_rate(positive=True)),
+        Option(key="local_epochs", kind=INT, default=None, check=_epochs),
+    )
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,36 +102,23 @@ class StrategySettings:
         Naming the parameter, for any value out of range.
     """
 
-    name: str = "fedavg"
-    server_lr: float | None = None
-    proximal_mu: float = 0.0
-    beta1: float = 0.9
-    beta2: float = 0.99
-    tau: float = 1e-3
-    silo_lr: float | None = None
-    local_epochs: int | None = None
+    name: str = STRATEGY.default("name")
+    server_lr: float | None = STRATEGY.default("server_lr")
+    proximal_mu: float = STRATEGY.default("proximal_mu")
+    beta1: float = STRATEGY.default("beta1")
+    beta2: float = STRATEGY.default("beta2")
+    tau: float = STRATEGY.default("tau")
+    silo_lr: float | None = STRATEGY.default("silo_lr")
+    local_epochs: int | None = STRATEGY.default("local_epochs")
 
     def __post_init__(self) -> None:
-        if self.name not in STRATEGIES:
-            raise ConfigError(f"name must be one of {', '.join(STRATEGIES)}, got {self.name!r}")
+        STRATEGY.validate(self)
         lr = STRATEGIES[self.name] if self.server_lr is None else self.server_lr
         if _number("server_lr", lr, low=0.0) == 0.0:
             raise ConfigError("server_lr must be > 0")
         object.__setattr__(self, "server_lr", float(lr))
-        _number("proximal_mu", self.proximal_mu, low=0.0)
         if self.proximal_mu and self.name != "fedprox":
             raise ConfigError("proximal_mu is only used with name = 'fedprox'")
-        _number("beta1", self.beta1, low=0.0, high=1.0)
-        _number("beta2", self.beta2, low=0.0, high=1.0)
-        if _number("tau", self.tau, low=0.0) == 0.0:
-            raise ConfigError("tau must be > 0")
-        if self.silo_lr is not None and _number("silo_lr", self.silo_lr, low=0.0) == 0.0:
-            raise ConfigError("silo_lr must be > 0")
-        epochs = self.local_epochs
-        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)):
-            raise ConfigError(f"local_epochs must be an integer, got {epochs!r}")
-        if epochs is not None and epochs < 1:
-            raise ConfigError(f"local_epochs must be >= 1, got {epochs!r}")
 
     def round_config(self) -> dict[str, float]:
         """What every silo receives each round besides FedProx's μ (``lr``, ``local_epochs``)."""
