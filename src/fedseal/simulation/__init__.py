@@ -2,8 +2,12 @@
 
 - :mod:`~fedseal.simulation.inprocess`: :class:`SimulatedDeployment`, whole SecAgg rounds with
   every silo in this process on the real sans-IO sessions (tests, benchmarks, research);
-- :mod:`~fedseal.simulation.fedavg`: FedAvg inside SecAgg on top of it (``fedseal simulate``,
-  whose sub-command is :mod:`~fedseal.simulation.cli`);
+- :mod:`~fedseal.simulation.loopback`: a whole deployment on one event loop -- the real round
+  driver and silo agents, every aggregation mode and strategy -- with in-memory links instead
+  of gRPC (its parties are built by :mod:`~fedseal.simulation.loopback_setup`);
+- :mod:`~fedseal.simulation.fedavg`: federated training on a loopback deployment with the numpy
+  logistic regression of :mod:`~fedseal.simulation.logreg` (``fedseal simulate``, whose
+  sub-command is :mod:`~fedseal.simulation.cli`);
 - :mod:`~fedseal.simulation.data`: the breast-cancer split over hospitals and the silo names;
 - :mod:`~fedseal.simulation.local_deployment`: a throw-away deployment provisioned on loopback;
 - :mod:`~fedseal.simulation.processes`: starting ``fedseal`` processes on this machine.

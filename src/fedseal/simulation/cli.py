@@ -1,7 +1,8 @@
-"""The ``fedseal simulate`` sub-command: FedAvg inside SecAgg, every silo in this process.
+"""The ``fedseal simulate`` sub-command: federated training with every party in this process.
 
-No network: the rounds run on :mod:`fedseal.simulation.fedavg`. Imports only the standard
-library at import time, so ``fedseal --help`` stays fast.
+No network: the rounds run on :mod:`fedseal.simulation.fedavg`, on the real round driver and
+silo agents (:mod:`fedseal.simulation.loopback`), in any aggregation mode and with any strategy.
+Imports only the standard library at import time, so ``fedseal --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -12,18 +13,39 @@ from typing import Any
 
 __all__ = ["register"]
 
+#: The aggregation modes (``fedseal.protocol.control.AGGREGATION_MODES``, repeated here so that
+#: this module imports no numpy).
+_MODES = {
+    "masking": ("secure aggregation", "after sharing its keys"),
+    "paillier": ("threshold Paillier aggregation", "before decrypting the sum it is part of"),
+    "none": ("plaintext aggregation (INSECURE)", "before sending its update"),
+}
+_STRATEGIES = {
+    "fedavg": "FedAvg",
+    "fedprox": "FedProx",
+    "fedadagrad": "FedAdagrad",
+    "fedadam": "FedAdam",
+    "fedyogi": "FedYogi",
+}
+
 
 def register(subparsers: Any) -> None:
     """Add ``simulate`` to the ``fedseal`` command."""
-    for name, help_text in (
-        ("simulate", "FedAvg inside secure aggregation, all silos in this process"),
-    ):
-        p = subparsers.add_parser(name, help=help_text)
-        p.add_argument("--rounds", type=int, default=10)
-        p.add_argument("--silos", type=int, default=5)
-        p.add_argument("--drop-round", type=int, default=2, help="round in which a silo drops")
-        p.add_argument("--seed", type=int, default=0)
-        p.set_defaults(handler=_run)
+    p = subparsers.add_parser(
+        "simulate", help="federated training inside secure aggregation, all silos in this process"
+    )
+    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--silos", type=int, default=5)
+    p.add_argument("--drop-round", type=int, default=2, help="round in which a silo drops")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--aggregation", choices=tuple(_MODES), default="masking",
+        help="masking (SecAgg), paillier (threshold Paillier) or none (plaintext, insecure)",
+    )  # fmt: skip
+    p.add_argument(
+        "--strategy", choices=tuple(_STRATEGIES), default="fedavg", help="the server's strategy"
+    )
+    p.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -32,9 +54,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.rounds < 1 or args.silos < 3:
         raise ConfigError("need --rounds >= 1 and --silos >= 3")
+    inside, when = _MODES[args.aggregation]
     sys.stdout.write(
-        f"FedAvg inside secure aggregation: {args.silos} silos, breast-cancer data (non-IID), "
-        f"{args.rounds} rounds; the last silo drops after sharing its keys in round "
+        f"{_STRATEGIES[args.strategy]} inside {inside}: {args.silos} silos, breast-cancer data "
+        f"(non-IID), {args.rounds} rounds; the last silo drops {when} in round "
         f"{args.drop_round}.\n\n"
         f"{'round':>5}  {'survivors':>9}  {'dropped':<18}  {'train loss':>10}  "
         f"{'test accuracy':>13}\n"
@@ -45,6 +68,8 @@ def _run(args: argparse.Namespace) -> int:
         drop_round=args.drop_round,
         seed=args.seed,
         on_round=print_round,
+        aggregation=args.aggregation,
+        strategy=args.strategy,
     )
     sys.stdout.write(f"\nfinal test accuracy: {reports[-1].test_accuracy:.4f}\n")
     return 0

@@ -1,17 +1,21 @@
-"""FedAvg inside secure aggregation, all in one process: the training of ``fedseal simulate``.
+"""Federated training with every party in one process: the training of ``fedseal simulate``.
 
 Logistic regression on scikit-learn's bundled breast-cancer data (Wolberg et al., UCI), split
 non-IID across silos (sorted by label, then dealt out in contiguous blocks) with a held-out test
-set by :func:`fedseal.simulation.data.load_hospitals`. Each round every silo trains locally
-from the global weights, encodes its weighted update ``[w*dx, w, w*loss, w*accuracy]`` and
-takes part in a real SecAgg round (:class:`fedseal.simulation.inprocess.SimulatedDeployment`,
-on the sessions of :mod:`fedseal.protocol`); the server sees only the sum. One silo can be made
-to drop out after sharing its keys, to show that its pair masks are recovered.
-:func:`print_round` prints one row of the per-round table.
+set by :func:`fedseal.simulation.data.load_hospitals`. The rounds run on a loopback deployment
+(:mod:`fedseal.simulation.loopback`): the real round driver, strategy and aggregator of the
+chosen mode (``masking``, ``paillier`` or ``none``) and one real silo agent per silo around a
+:class:`~fedseal.simulation.logreg.LogisticRegressionApp`, with no network. Each silo declares
+its number of examples as its FedAvg weight and sends the loss and accuracy of the global model
+on its data inside its (masked or encrypted) vector; the server sees only the sums. One silo can
+be made to drop out in a given round, to show the recovery: after sharing its keys (masking:
+its pair masks are recovered), before decrypting (Paillier: the others decrypt without it) or
+before sending its update (none). :func:`print_round` prints one row of the per-round table.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,47 +24,47 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fedseal.protocol.messages import RoundParams
-from fedseal.protocol.server import ServerStage
-from fedseal.secagg.hazmat.randomness import RandomSource, SystemRandomSource
-from fedseal.secagg.quantize import QuantizationSpec
+from fedseal.config.strategy import StrategySettings
+from fedseal.protocol import control as c
+from fedseal.protocol import messages as m
+from fedseal.secagg.hazmat.randomness import RandomSource
+from fedseal.server.driver import RoundSummary
 from fedseal.simulation.data import load_hospitals, silo_names
-from fedseal.simulation.inprocess import SimulatedDeployment
+from fedseal.simulation.logreg import LogisticRegressionApp, loss_and_accuracy
+from fedseal.simulation.loopback import Dropout, LoopbackConfig, run_loopback
 
-__all__ = ["RoundReport", "print_round", "run_simulation"]
+__all__ = ["DROP_ON", "RoundReport", "print_round", "run_simulation"]
 
 Array = npt.NDArray[np.float64]
+
+#: The message on whose arrival the dropping silo loses its connection, per aggregation mode.
+DROP_ON: dict[str, type[Any]] = {
+    "masking": m.ShareDelivery,  # its shares are dealt, its masked input never comes
+    "paillier": c.DecryptRequest,  # its encrypted input is in the sum, its partial never comes
+    "none": c.TrainRequest,  # it never sends its update
+}
+
+#: FedProx's μ when ``strategy = "fedprox"``.
+PROXIMAL_MU = 0.1
 
 
 @dataclass(frozen=True)
 class RoundReport:
-    """What one round produced, as the server may know it."""
+    """What one round produced, as the server may know it.
+
+    ``survivors`` counts the silos whose input is in the sum; ``train_loss`` is the weighted
+    mean loss of the global model the round started from, on the silos' data; ``test_accuracy``
+    that of the model after the round on the held-out set. An aborted round (``completed``
+    False, with its ``reason``) left the model unchanged.
+    """
 
     round_id: int
     survivors: int
     dropped: tuple[str, ...]
     test_accuracy: float
     train_loss: float
-
-
-def _with_bias(x: Array) -> Array:
-    return np.hstack([x, np.ones((x.shape[0], 1))])
-
-
-def _loss_and_accuracy(w: Array, x: Array, y: Array) -> tuple[float, float]:
-    p = 1.0 / (1.0 + np.exp(-_with_bias(x) @ w))
-    eps = 1e-12
-    loss = -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps))
-    return float(loss), float(np.mean((p > 0.5) == y))
-
-
-def _local_update(w: Array, x: Array, y: Array, epochs: int, lr: float) -> Array:
-    xb = _with_bias(x)
-    local = w.copy()
-    for _ in range(epochs):
-        p = 1.0 / (1.0 + np.exp(-xb @ local))
-        local -= lr * (xb.T @ (p - y) / y.size + 1e-3 * local)
-    return local - w
+    completed: bool = True
+    reason: str | None = None
 
 
 def run_simulation(
@@ -73,51 +77,91 @@ def run_simulation(
     seed: int = 0,
     rng_for: Callable[[str], RandomSource] | None = None,
     on_round: Callable[[RoundReport], None] | None = None,
+    aggregation: str = "masking",
+    strategy: str = "fedavg",
+    paillier_bits: int = 2048,
+    paillier_allow_insecure_bits: bool = False,
 ) -> tuple[Array, list[RoundReport]]:
-    """Train with FedAvg inside SecAgg; returns the final weights and one report per round."""
+    """Train on a loopback deployment; returns the final weights and one report per round.
+
+    Parameters
+    ----------
+    rounds : int
+        Rounds to complete.
+    n_silos : int
+        Silos (``hospital-a``, ...), each with its block of the training data.
+    drop_round : int, optional
+        The round in which the last silo drops (see :data:`DROP_ON`); None: nobody drops.
+    local_epochs, lr : int, float
+        Each silo's local gradient descent, sent in every round's config.
+    seed : int
+        Seed of the data split.
+    rng_for : callable, optional
+        ``rng_for(silo)``: the silo's randomness (default ``SystemRandomSource``).
+    on_round : callable, optional
+        Called with each :class:`RoundReport` (e.g. :func:`print_round`).
+    aggregation : {"masking", "paillier", "none"}
+        The aggregation mode; ``none`` sends updates in clear (insecure).
+    strategy : {"fedavg", "fedprox", "fedadagrad", "fedadam", "fedyogi"}
+        The server's strategy (FedProx with μ = :data:`PROXIMAL_MU`).
+    paillier_bits, paillier_allow_insecure_bits : int, bool
+        The size of the Paillier key dealt for ``paillier``; below 2048 only with the flag.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown mode or strategy, or a Paillier key size the silos refuse.
+    RoundAbortedError
+        If rounds keep failing.
+    """
     silos, (x_test, y_test) = load_hospitals(n_silos, seed)
     names = silo_names(n_silos)
-    dim = x_test.shape[1] + 1
-    spec = QuantizationSpec(
-        clip=1.0, bits=16, max_weight=1000, max_silos=n_silos, num_metrics=2, metric_clip=10.0
-    )
-    deployment = SimulatedDeployment("simulate", names, rng_for or (lambda _: SystemRandomSource()))
-    graph = deployment.policy.required(n_silos, roster_size=n_silos)
-    coins = SystemRandomSource()
-    weights = np.zeros(dim)
-    reports = []
-    for round_id in range(1, rounds + 1):
-        params = RoundParams(
-            "simulate", round_id, tuple(sorted(names)), graph.kind, graph.k, graph.threshold,
-            spec.encoded_length(dim), spec.modulus_bits,
-        )  # fmt: skip
-        inputs: dict[str, npt.NDArray[Any]] = {}
-        for name, (x, y) in zip(names, silos, strict=True):
-            update = _local_update(weights, x, y, local_epochs, lr)
-            loss, acc = _loss_and_accuracy(weights + update, x, y)
-            inputs[name] = spec.encode(update, weight=len(y), metrics=[loss, acc], rng=coins)
-        drop = {names[-1]: ServerStage.MASKED_INPUT} if round_id == drop_round else {}
-        outcome = deployment.run_round(params, inputs, drop_at=drop)
-        if outcome.result is None:
-            raise RuntimeError(f"round {round_id} aborted: {outcome.abort_reason}")
-        decoded = spec.decode_sum(outcome.result, dim=dim, contributors=len(outcome.survivors))
-        weights = weights + decoded.mean
-        _, test_acc = _loss_and_accuracy(weights, x_test, y_test)
-        report = RoundReport(
-            round_id,
-            len(outcome.survivors),
-            tuple(d.silo for d in outcome.dropouts),
-            test_acc,
-            float(decoded.metrics[0]) if decoded.metrics is not None else float("nan"),
+    apps = {name: LogisticRegressionApp(x, y) for name, (x, y) in zip(names, silos, strict=True)}
+    dropouts: tuple[Dropout, ...] = ()
+    if drop_round is not None and aggregation in DROP_ON:
+        dropouts = (Dropout(names[-1], drop_round, DROP_ON[aggregation]),)
+    config = LoopbackConfig(
+        rounds=rounds, aggregation=aggregation, deployment_id="simulate", dropouts=dropouts,
+        strategy=StrategySettings(
+            name=strategy, silo_lr=lr, local_epochs=local_epochs,
+            proximal_mu=PROXIMAL_MU if strategy == "fedprox" else 0.0,
+        ),
+        fedavg_weights={name: min(len(app.y), 1000) for name, app in apps.items()},
+        paillier_bits=paillier_bits, paillier_allow_insecure_bits=paillier_allow_insecure_bits,
+    )  # fmt: skip
+    reports: list[RoundReport] = []
+
+    def report(summary: RoundSummary, weights: Array) -> None:
+        _, test_accuracy = loss_and_accuracy(weights, x_test, y_test)
+        metrics = summary.metrics
+        loss = metrics.loss if metrics is not None and metrics.loss is not None else math.nan
+        survivors = len(summary.survivors) if summary.completed else 0
+        dropped = tuple(d["silo"] for d in summary.dropouts)
+        reports.append(
+            RoundReport(
+                summary.round_id,
+                survivors,
+                dropped,
+                test_accuracy,
+                loss,
+                completed=summary.completed,
+                reason=summary.reason,
+            )
         )
-        reports.append(report)
         if on_round is not None:
-            on_round(report)
-    return weights, reports
+            on_round(reports[-1])
+
+    initial = apps[names[0]].get_weights()
+    result = run_loopback(apps, initial, config, rng_for=rng_for, on_round=report)
+    return result.weights, reports
 
 
 def print_round(report: RoundReport) -> None:
     """One line of the per-round table."""
+    if not report.completed:
+        sys.stdout.write(f"{report.round_id:>5}  aborted: {report.reason}\n")
+        sys.stdout.flush()
+        return
     dropped = ",".join(report.dropped) or "-"
     sys.stdout.write(
         f"{report.round_id:>5}  {report.survivors:>9}  {dropped:<18}  "
