@@ -180,3 +180,35 @@ def test_wrong_inputs_are_dropouts_and_rounds_give_up_after_three_attempts(
     with pytest.raises(RoundAbortedError, match="too many rounds failed"):
         _run(driver, {"a": answer, "b": answer, "c": wrong_shape})
     assert driver.state.completed == 0 and driver.state.last_round == 3
+
+
+def test_gather_yields_each_silos_answer_once_and_skips_stragglers() -> None:
+    from fedseal.server.events import Connected, Gone, Received, RoundIO, gather
+
+    events = [
+        Connected("a"),
+        Received("a", c.TrainReady("dep", 6, "a")),  # a late answer to round 6
+        Received("a", c.TrainReady("dep", 7, "a")),  # this round, but not the awaited kind
+        Received("a", c.CheckpointCosign("dep", 7, "a", bytes(64))),
+        Received("a", c.CheckpointCosign("dep", 7, "a", bytes(64))),  # a second answer
+        Received("x", c.CheckpointCosign("dep", 7, "x", bytes(64))),  # not asked
+        Gone("b", "disconnected"),
+    ]
+
+    async def next_event(deadline: float) -> Any:
+        return events.pop(0) if events else None
+
+    io = RoundIO(round_id=7, next_event=next_event, send=lambda s, m: None,
+                 drop=lambda *a: None, audit=lambda *a, **k: None, clock=lambda: 0.0)  # fmt: skip
+    missing: list[tuple[str, str]] = []
+
+    async def main() -> list[tuple[str, Any]]:
+        cosign = gather(
+            io, ["a", "b", "c"], timeout_s=1.0, missing=lambda s, r: missing.append((s, r)),
+            answers=lambda msg: isinstance(msg, c.CheckpointCosign),
+        )  # fmt: skip
+        return [item async for item in cosign]
+
+    got = asyncio.run(main())
+    assert [(s, type(msg).__name__) for s, msg in got] == [("a", "CheckpointCosign")]
+    assert missing == [("b", "disconnected"), ("c", "timed out")]

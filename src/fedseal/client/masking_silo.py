@@ -56,12 +56,14 @@ class MaskingSilo:
         self._policy, self._releases, self._training = policy, releases, training
         self._rng, self._audit = rng, audit
         self._session: ClientSession | None = None
+        self._model: tuple[c.TrainRequest | None, bytes] = (None, b"")
         self._pending: c.TrainRequest | None = None
         self._round = 0
 
     def refuse(self, req: c.TrainRequest) -> str | None:
         """Why this silo will not join ``req`` (checked before the round id is persisted)."""
-        if self._releases.released(model_digest(req.weights)):
+        self._model = (req, model_digest(req.weights))  # hashed once per request (8 B/param)
+        if self._releases.released(self._model[1]):
             self._audit(ev.ROUND_STARTED, req.round_id, ev.REFUSED, reason="model already released")
             return "this silo already helped unmask a sum on this model"
         return None
@@ -77,7 +79,7 @@ class MaskingSilo:
             policy=self._policy,
             last_round=previous_round,
             train_digest=req.digest(),
-            model_digest=model_digest(req.weights),
+            model_digest=self._model[1] if self._model[0] is req else model_digest(req.weights),
             releases=self._releases,
         )
         self._pending, self._round = req, req.round_id

@@ -333,9 +333,13 @@ class RoundDriver:
                 silent.append(silo)
 
         timeout = self.config.checkpoint_timeout_s
-        async for silo, message in gather(io, asked, timeout_s=timeout, missing=missing):
-            if not isinstance(message, c.CheckpointCosign):
-                continue
+
+        def cosign(message: c.ToServer) -> bool:
+            return isinstance(message, c.CheckpointCosign)
+
+        cosigns = gather(io, asked, timeout_s=timeout, missing=missing, answers=cosign)
+        async for silo, message in cosigns:
+            assert isinstance(message, c.CheckpointCosign)
             try:
                 self._audit.record_cosignature(checkpoint, self._directory[silo], message.signature)
             except FedsealError as exc:

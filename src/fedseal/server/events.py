@@ -70,6 +70,7 @@ async def gather(
     *,
     timeout_s: float,
     missing: Callable[[str, str], None],
+    answers: Callable[[c.ToServer], bool] | None = None,
 ) -> AsyncIterator[tuple[str, c.ToServer]]:
     """Yield ``(silo, message)`` for the first answer of each awaited silo in this round.
 
@@ -83,6 +84,9 @@ async def gather(
     missing : callable
         ``missing(silo, reason)`` for a silo that disconnected (``reason`` from the transport)
         or timed out (``"timed out"``).
+    answers : callable, optional
+        Which messages of this round count as the answer (default: any); others, such as a
+        straggling message of the round's previous phase, are skipped.
     """
     pending = set(awaited)
     deadline = io.clock() + timeout_s
@@ -97,6 +101,8 @@ async def gather(
         if isinstance(event, Received):
             if _round_of(event.message) != io.round_id:
                 continue  # a late answer to an earlier round
+            if answers is not None and not answers(event.message):
+                continue
             pending.discard(event.silo)
             yield event.silo, event.message
         else:
