@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from fedseal.server.rounds import NOT_COLLECTED, RoundSummary, summary_line
 from fedseal.server.strategy import RoundMetrics
+from fedseal.server.summary import NOT_COLLECTED, RoundSummary, summary_line
 
 
 def test_metrics_not_collected_are_shown_as_a_dash() -> None:

@@ -35,7 +35,7 @@ from fedseal.errors import ConfigError
 from fedseal.secagg.graph import FULL_GRAPH_MAX
 from fedseal.secagg.quantize import QuantizationSpec, fits_modulus, largest_sum
 from fedseal.server.app import driver_config
-from fedseal.server.rounds import DriverConfig
+from fedseal.server.driver_config import DriverConfig
 
 KEYS = {"a": "ab" * 32, "b": "cd" * 32, "c": "ef" * 32}
 

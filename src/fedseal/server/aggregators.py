@@ -33,8 +33,9 @@ from fedseal.audit import events as ev
 from fedseal.errors import ConfigError, FedsealError
 from fedseal.protocol import control as c
 from fedseal.secagg.identity import IdentityPublicKey
+from fedseal.server.driver_config import DriverConfig
 from fedseal.server.events import RoundIO
-from fedseal.server.rounds import DriverConfig, RoundSummary
+from fedseal.server.summary import RoundSummary
 
 if TYPE_CHECKING:  # gmpy2 and phe are an optional extra, needed only in Paillier mode
     from fedseal.server.paillier_round import PaillierAggregator, PaillierRound

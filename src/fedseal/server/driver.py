@@ -49,10 +49,11 @@ from fedseal.errors import AggregateIntegrityError, FedsealError, RoundAbortedEr
 from fedseal.protocol import control as c
 from fedseal.secagg.identity import IdentityPublicKey
 from fedseal.server.aggregators import make_aggregator
-from fedseal.server.events import Connected, Event, Gone, Received, RoundIO, gather
-from fedseal.server.rounds import DriverConfig, Link, RoundSummary, summary_line
+from fedseal.server.driver_config import DriverConfig
+from fedseal.server.events import Connected, Event, Gone, Link, Received, RoundIO, gather
 from fedseal.server.state import ServerState
 from fedseal.server.strategy import Strategy
+from fedseal.server.summary import RoundSummary, summary_line
 
 if TYPE_CHECKING:  # gmpy2 and phe are an optional extra, needed only in Paillier mode
     from fedseal.server.paillier_round import PaillierAggregator

@@ -1,7 +1,8 @@
 """The driver's typed events and the one loop every phase of a round uses to collect answers.
 
-The transport reports three kinds of event (:class:`Connected`, :class:`Gone`, :class:`Received`)
-into one queue; the driver handles them one at a time. Every phase that sends a request to some
+The transport gives the driver a :class:`Link` per connected silo and reports three kinds of
+event (:class:`Connected`, :class:`Gone`, :class:`Received`) into one queue; the driver handles
+them one at a time. Every phase that sends a request to some
 silos and waits for their answers -- training, Paillier decryption, checkpoint co-signatures --
 goes through :func:`gather`: answers of this round are handed to the phase one by one, a silo
 that disconnects counts as missing, late answers to an earlier round are skipped, and when the
@@ -14,11 +15,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from fedseal.protocol import control as c
 
-__all__ = ["Connected", "Event", "Gone", "Received", "RoundIO", "gather"]
+__all__ = ["Connected", "Event", "Gone", "Link", "Received", "RoundIO", "gather"]
+
+
+class Link(Protocol):
+    """The transport's handle on one connected silo."""
+
+    def send(self, message: c.ToSilo) -> None:
+        """Queue ``message`` for the silo (never blocks)."""
+
+    def close(self, reason: str) -> None:
+        """End the connection."""
 
 
 @dataclass(frozen=True)

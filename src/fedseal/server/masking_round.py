@@ -24,8 +24,9 @@ from fedseal.protocol import messages as m
 from fedseal.protocol.policy import ClientPolicy
 from fedseal.protocol.server import ServerSession, ServerStage
 from fedseal.secagg.identity import IdentityPublicKey
+from fedseal.server.driver_config import DriverConfig
 from fedseal.server.events import Gone, Received, RoundIO
-from fedseal.server.rounds import DriverConfig, RoundSummary
+from fedseal.server.summary import RoundSummary
 
 __all__ = ["MaskingAggregator"]
 

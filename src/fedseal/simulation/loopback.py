@@ -1,10 +1,11 @@
 """A whole deployment in one process, on one asyncio loop, with no transport at all.
 
 The coordinator is the real :class:`~fedseal.server.driver.RoundDriver` (its
-:class:`~fedseal.server.rounds.DriverConfig`, a :class:`~fedseal.server.strategy.Strategy` from
-:func:`~fedseal.server.strategy.build_strategy`, a :class:`~fedseal.server.state.ServerState` and
-the aggregator of the mode, :func:`~fedseal.server.aggregators.make_aggregator`); every silo is
-the real :class:`~fedseal.client.agent.SiloAgent` around any
+:class:`~fedseal.server.driver_config.DriverConfig`, a
+:class:`~fedseal.server.strategy.Strategy` from :func:`~fedseal.server.strategy.build_strategy`,
+a :class:`~fedseal.server.state.ServerState` and the aggregator of the mode,
+:func:`~fedseal.server.aggregators.make_aggregator`); every silo is the real
+:class:`~fedseal.client.agent.SiloAgent` around any
 :class:`~fedseal.client.app.SiloApp`. All of them are built as a deployment builds them
 (:mod:`fedseal.simulation.loopback_setup`), so the three aggregation modes (``masking``,
 ``paillier``, ``none``) and every strategy run exactly as deployed, each party with its own
@@ -71,7 +72,7 @@ class LoopbackResult:
 
 
 class _Link:
-    """One silo's connection, as the driver sees it (a :class:`~fedseal.server.rounds.Link`)."""
+    """One silo's connection, as the driver sees it (a :class:`~fedseal.server.events.Link`)."""
 
     def __init__(self, net: _Network, silo: str) -> None:
         self.net, self.silo, self.open = net, silo, True

@@ -3,7 +3,7 @@
 :class:`LoopbackConfig` holds what ``server.toml`` and the ``silo.toml`` files hold in a real
 deployment; :func:`make_parties` builds from it what ``fedseal server`` (``server/app.py``) and
 ``fedseal client`` (``client/run.py``) build from theirs: the driver's
-:class:`~fedseal.server.rounds.DriverConfig`, each silo's
+:class:`~fedseal.server.driver_config.DriverConfig`, each silo's
 :class:`~fedseal.protocol.policy.ClientPolicy`, fresh Ed25519 identity keys, the audit logs and,
 for ``aggregation = "paillier"``, a threshold key dealt in memory as ``fedseal provision
 --paillier`` deals it (:func:`~fedseal.deploy.paillier_keys.deal_deployment_key`) with the
@@ -31,7 +31,7 @@ from fedseal.protocol.policy import ClientPolicy, default_min_participants
 from fedseal.secagg.hazmat.randomness import RandomSource, SystemRandomSource
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
 from fedseal.secagg.quantize import QuantizationSpec, fits_modulus
-from fedseal.server.rounds import DriverConfig
+from fedseal.server.driver_config import DriverConfig
 from fedseal.server.strategy import METRIC_NAMES
 
 if TYPE_CHECKING:  # gmpy2 and phe are an optional extra, needed only in Paillier mode
