@@ -16,24 +16,15 @@ inline and ``r^N`` is made during encryption: this object creates no thread). Pe
    sender and key) and signs ``(deployment, round, sender, SHA-256(ciphertexts),
    SHA-256(proof))`` with the silo's Ed25519 identity key.
 3. :meth:`decrypt` (the server's ``DecryptRequest``): answers **at most once per round**, and
-   only if every contribution's signature verifies against the directory, the senders are
-   distinct silos of the deployment, there are at least :attr:`min_contributions` of them (never
-   fewer than the key's threshold ``t``, nor 2), this silo's own contribution (if it sent one)
-   is there unchanged, no two contributions carry the same ciphertexts, every ciphertext lies in
-   ``Z*_{N^2}`` and every contribution's proof of plaintext knowledge verifies. The silo then
-   recomputes the aggregate itself (:class:`~fedseal.secagg.paillier.CiphertextSum`) and
-   returns its partial decryption with the proof of Shoup 2000 / Damgård–Jurik 2001 §4.1.
+   only if the request passes every check of :mod:`~fedseal.client.paillier_checks` (signed
+   contributions from distinct silos, at least :attr:`min_contributions` of them, this silo's
+   own unchanged, no repeated ciphertexts, every proof of plaintext knowledge valid). The silo
+   then recomputes the aggregate itself and returns its partial decryption with the proof of
+   Shoup 2000 / Damgård–Jurik 2001 §4.1.
 
-The proofs are what stop a colluder from submitting ``Enc(-sum of the others)`` (computed from
-the ciphertexts the server forwards), an earlier round's ciphertext, or another silo's input
-as its own: it knows no plaintext of those (issue 10, ``docs/paillier.md``).
-
-Why these checks: a malicious server could otherwise ask for the decryption of one silo's
-ciphertext, or of two sums that differ by one silo and subtract. Each honest silo decrypts one
-aggregate per round and only one containing its own input, so two different aggregates need two
-disjoint sets of honest decryptors of size ``t - a`` each (``a`` corrupt silos), impossible when
-``t > (n + a) / 2`` -- the bound of ``full_parameters`` the dealer used and :meth:`__init__`
-re-checks against this silo's own ``corruption`` setting. See ``docs/paillier.md``.
+Why this is safe -- one decryption per round, of a sum containing this silo's input, with a key
+threshold ``t > (n + a) / 2`` that :meth:`__init__` re-checks against this silo's own
+``corruption`` setting -- is in :mod:`~fedseal.client.paillier_checks` and ``docs/paillier.md``.
 """
 
 from __future__ import annotations
@@ -43,28 +34,24 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from fedseal.errors import AuthenticationError, ConfigError, ProtocolViolation
+from fedseal.client.paillier_checks import recompute_aggregate
+from fedseal.errors import ConfigError, ProtocolViolation
 from fedseal.protocol import control as c
 from fedseal.protocol.policy import ClientPolicy
 from fedseal.secagg.graph import full_parameters
 from fedseal.secagg.hazmat.randomness import RandomSource
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
 from fedseal.secagg.paillier import (
-    CiphertextSum,
-    EncryptedVector,
     Encryptor,
     KeyShare,
     PackingLayout,
-    PlaintextProof,
     ProofContext,
     partial_decrypt,
 )
-from fedseal.secagg.paillier._arith import parallel_map
-from fedseal.secagg.paillier.plaintext_proof import verify as verify_proof
 from fedseal.secagg.quantize import QuantizationSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
 
     import numpy.typing as npt
 
@@ -232,8 +219,19 @@ class PaillierSilo:
                 f"a second decrypt request in round {state.round_id}; a silo decrypts once"
             )
         state.answered = True
-        aggregate = self._aggregate(request, state)
         public = self.key.public_key
+        aggregate = recompute_aggregate(
+            request,
+            silo=self.silo,
+            deployment_id=self.deployment_id,
+            round_id=state.round_id,
+            layout=state.layout,
+            own=state.own,
+            directory=self._directory,
+            public_key=public,
+            min_contributions=self.min_contributions,
+            executor=self._pool,
+        )
         partial = partial_decrypt(
             self._share,
             public,
@@ -255,83 +253,6 @@ class PaillierSilo:
             partial.proof.challenge,
             response.to_bytes((response.bit_length() + 7) // 8, "big"),
         )
-
-    def _aggregate(self, request: c.DecryptRequest, state: _Round) -> EncryptedVector:
-        """Every check of the module docstring, then the aggregate recomputed here."""
-        r = state.round_id
-        if request.deployment_id != self.deployment_id:
-            raise ProtocolViolation("decrypt request for another deployment")
-        contributions = request.contributions
-        if len(contributions) < self.min_contributions:
-            raise ProtocolViolation(
-                f"asked to decrypt the sum of {len(contributions)} contributions; this silo "
-                f"decrypts only sums of at least {self.min_contributions}"
-            )
-        seen: set[str] = set()
-        for item in contributions:
-            who = item.sender
-            if who in seen:
-                raise ProtocolViolation(f"the contribution of {who!r} is listed twice")
-            seen.add(who)
-            if who not in self._directory:
-                raise ProtocolViolation(f"a contribution from {who!r}, not a deployment silo")
-            if (item.deployment_id, item.round_id) != (self.deployment_id, r):
-                raise ProtocolViolation(f"the contribution of {who!r} is for another round")
-            try:
-                self._directory[who].verify(item.signed_payload(), item.signature)
-            except AuthenticationError:
-                raise ProtocolViolation(
-                    f"the signature on the contribution of {who!r} does not verify"
-                ) from None
-        if state.own is not None:
-            mine = [item for item in contributions if item.sender == self.silo]
-            if not mine:
-                raise ProtocolViolation("this silo's own contribution is missing")
-            if mine[0] != state.own:
-                raise ProtocolViolation("this silo's own contribution was altered")
-        if len({item.ciphertexts for item in contributions}) != len(contributions):
-            raise ProtocolViolation("two contributions carry the same ciphertexts")
-        public = self.key.public_key
-        total = CiphertextSum(public, state.layout, round_id=r)
-        vectors = []
-        for item in contributions:
-            try:
-                vector = EncryptedVector.from_bytes(
-                    item.ciphertexts, public_key=public, key_id=public.key_id, round_id=r
-                )
-                total.add(vector)  # checks every element is in Z*_{N^2} first
-            except ProtocolViolation as exc:
-                raise ProtocolViolation(f"the contribution of {item.sender!r}: {exc}") from None
-            vectors.append(vector)
-        self._check_proofs(contributions, vectors)
-        return total.result()
-
-    def _check_proofs(
-        self, contributions: Sequence[c.PaillierInput], vectors: Sequence[EncryptedVector]
-    ) -> None:
-        """Verify every contribution's proof of plaintext knowledge, on the worker threads."""
-        public = self.key.public_key
-
-        def check(pair: tuple[c.PaillierInput, EncryptedVector]) -> str | None:
-            item, vector = pair
-            try:
-                proof = PlaintextProof.from_bytes(item.proof, public)
-            except ProtocolViolation:
-                return item.sender
-            context = ProofContext(item.deployment_id, item.round_id, item.sender)
-            return (
-                None
-                if verify_proof(public, vector.ciphertexts, proof, context=context)
-                else (item.sender)
-            )
-
-        pairs = list(zip(contributions, vectors, strict=True))
-        results = parallel_map(lambda chunk: [check(p) for p in chunk], pairs, self._pool)
-        failed = [who for who in results if who is not None]
-        if failed:
-            raise ProtocolViolation(
-                f"the proof of plaintext knowledge of {failed[0]!r} does not verify"
-            )
 
     # -- precomputation -----------------------------------------------------------------------
 

@@ -1,24 +1,10 @@
 """The per-silo privacy ledger: every noisy round this silo ever ran, in SQLite.
 
-The ledger is the accountant's memory. Its file, ``privacy-ledger.sqlite3`` in the silo's state
-directory, holds four tables:
-
-``settings``
-    One row fixed at creation: silo name, δ, accountant, ε budget, neighbouring relation.
-    Reopening with another δ, accountant or relation is refused: ε values computed under
-    different ones do not compose. (Ledgers of earlier versions, which had no relation column,
-    were all add/remove and gain the column with that value.)
-    The budget is the only setting that may change, and only through a ``budget_changes`` row.
-``rounds``
-    One row per round that may have drawn noise: round id, UTC time, steps, sample rate q,
-    noise multiplier σ, clipping norm C, δ, accountant, ε after the round, and a status.
-``refusals``
-    Rounds the budget guard refused: round id, UTC time, ε it would have reached, budget.
-``budget_changes``
-    Every change of the ε budget after creation: UTC time, old and new budget, and when the
-    silo runner wrote it to the audit log (NULL until then). Lowering is always allowed;
-    raising needs ``DPConfig(allow_budget_increase=True)``. The settings update and its row are
-    one transaction. Ledgers of earlier versions gain the (empty) table when next opened.
+The ledger is the accountant's memory. :class:`PrivacyLedger` opens it (:meth:`~PrivacyLedger.open`
+for training, :meth:`~PrivacyLedger.read` for reports, :meth:`~PrivacyLedger.attach` for
+bookkeeping) and writes its rows; the file's tables and their migrations are in
+:mod:`fedseal.dp.ledger_schema`, the records it returns and the queries behind them in
+:mod:`fedseal.dp.ledger_records`.
 
 Crash rule (conservative). A round is written in two committed transactions. Before the first
 noise draw, a ``begun`` row with the *planned* steps, q and σ is committed; after training, the
@@ -34,13 +20,31 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fedseal.dp.config import DPConfig
+from fedseal.dp.ledger_records import (
+    BudgetChange,
+    LedgerSettings,
+    Refusal,
+    RoundRecord,
+    read_budget_changes,
+    read_refusals,
+    read_released,
+    read_rounds,
+    read_settings,
+)
+from fedseal.dp.ledger_schema import (
+    LEDGER_FILENAME,
+    connect_for_writing,
+    has_budget_changes_table,
+    migrate,
+    write_settings,
+)
 from fedseal.errors import ConfigError
 
+# Re-exported: LEDGER_FILENAME (from ledger_schema) and the record types (from ledger_records).
 __all__ = [
     "LEDGER_FILENAME",
     "BudgetChange",
@@ -50,124 +54,9 @@ __all__ = [
     "RoundRecord",
 ]
 
-LEDGER_FILENAME = "privacy-ledger.sqlite3"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS settings (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    silo TEXT NOT NULL, delta REAL NOT NULL, accountant TEXT NOT NULL,
-    epsilon_budget REAL NOT NULL, created_utc TEXT NOT NULL,
-    relation TEXT NOT NULL DEFAULT 'add_remove');
-CREATE TABLE IF NOT EXISTS rounds (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    round INTEGER NOT NULL, time_utc TEXT NOT NULL, finished_utc TEXT,
-    status TEXT NOT NULL CHECK (status IN ('begun', 'done')),
-    steps INTEGER NOT NULL CHECK (steps >= 0),
-    sample_rate REAL NOT NULL, noise_multiplier REAL NOT NULL, max_grad_norm REAL NOT NULL,
-    delta REAL NOT NULL, accountant TEXT NOT NULL, epsilon REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS refusals (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    round INTEGER NOT NULL, time_utc TEXT NOT NULL,
-    epsilon_would_be REAL NOT NULL, epsilon_budget REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS released (
-    round INTEGER PRIMARY KEY, time_utc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS budget_changes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    time_utc TEXT NOT NULL, old_budget REAL NOT NULL, new_budget REAL NOT NULL,
-    audited_utc TEXT);
-"""
-
-_ROUND_COLUMNS = (
-    "round, time_utc, status, steps, sample_rate, noise_multiplier, max_grad_norm, delta, "
-    "accountant, epsilon, id"
-)
-
-
-@dataclass(frozen=True)
-class LedgerSettings:
-    """The silo's fixed settings, written when the ledger is created."""
-
-    silo: str
-    delta: float
-    accountant: str
-    epsilon_budget: float
-    relation: str = "add_remove"
-
-
-@dataclass(frozen=True)
-class RoundRecord:
-    """One round that counts towards ε (``status`` is ``"done"`` or ``"begun"``)."""
-
-    round: int
-    time_utc: str
-    status: str
-    steps: int
-    sample_rate: float
-    noise_multiplier: float
-    max_grad_norm: float
-    delta: float
-    accountant: str
-    epsilon: float
-    row_id: int
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A round the budget guard refused."""
-
-    round: int
-    time_utc: str
-    epsilon_would_be: float
-    epsilon_budget: float
-
-
-@dataclass(frozen=True)
-class BudgetChange:
-    """One change of the ε budget; ``audited_utc`` is None until the audit log has it."""
-
-    row_id: int
-    time_utc: str
-    old_budget: float
-    new_budget: float
-    audited_utc: str | None
-
-    @property
-    def increase(self) -> bool:
-        """Whether the budget was raised (which needed ``allow_budget_increase``)."""
-        return self.new_budget > self.old_budget
-
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _has_relation(conn: sqlite3.Connection) -> bool:
-    return any(r[1] == "relation" for r in conn.execute("PRAGMA table_info(settings)"))
-
-
-def _change_budget(
-    conn: sqlite3.Connection,
-    path: Path,
-    old: float,
-    config: DPConfig,
-    clock: Callable[[], datetime],
-) -> None:
-    """Inside ``open``'s transaction: apply and record a changed budget, or refuse a raise."""
-    new = config.epsilon_budget
-    if new == old:
-        return
-    if new > old and not config.allow_budget_increase:
-        raise ConfigError(
-            f"privacy ledger {path} has epsilon_budget={old:g}; refusing to raise it to {new:g} "
-            "without allow_budget_increase (set allow_budget_increase = true in silo.toml [dp] "
-            "or DPConfig(allow_budget_increase=True) for this start; the raise is then recorded "
-            "in the ledger, audited and shown in the privacy report)"
-        )
-    conn.execute("UPDATE settings SET epsilon_budget = ? WHERE id = 1", (new,))
-    conn.execute(
-        "INSERT INTO budget_changes (time_utc, old_budget, new_budget) VALUES (?, ?, ?)",
-        (clock().isoformat(), old, new),
-    )
 
 
 class PrivacyLedger:
@@ -182,15 +71,7 @@ class PrivacyLedger:
         self.path = path
         self._clock = clock
         self._in_txn = False
-        relation = "relation" if _has_relation(conn) else "'add_remove'"
-        row = conn.execute(
-            f"SELECT silo, delta, accountant, epsilon_budget, {relation} FROM settings WHERE id = 1"  # noqa: S608
-        ).fetchone()
-        if row is None:
-            raise ConfigError(f"privacy ledger {path} has no settings row")
-        self.settings = LedgerSettings(
-            str(row[0]), float(row[1]), str(row[2]), float(row[3]), str(row[4])
-        )
+        self.settings = read_settings(conn, path)
 
     @classmethod
     def open(
@@ -218,48 +99,12 @@ class PrivacyLedger:
             raise ConfigError("silo must be a non-empty name")
         path = Path(state_dir) / LEDGER_FILENAME
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
+        conn = connect_for_writing(path)
         clock = clock or _utc_now
-        conn.executescript(_SCHEMA)  # idempotent; before BEGIN, as executescript may COMMIT
-        if not _has_relation(conn):  # a ledger of an earlier version: all add/remove
-            conn.execute(
-                "ALTER TABLE settings ADD COLUMN relation TEXT NOT NULL DEFAULT 'add_remove'"
-            )
+        migrate(conn)  # idempotent; before BEGIN, as executescript may COMMIT
         conn.execute("BEGIN IMMEDIATE")
         try:
-            row = conn.execute(
-                "SELECT silo, delta, accountant, relation, epsilon_budget FROM settings "
-                "WHERE id = 1"
-            ).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO settings (id, silo, delta, accountant, epsilon_budget, "
-                    "created_utc, relation) VALUES (1, ?, ?, ?, ?, ?, ?)",
-                    (
-                        silo,
-                        config.delta,
-                        config.accountant,
-                        config.epsilon_budget,
-                        clock().isoformat(),
-                        config.neighbouring_relation,
-                    ),
-                )
-            else:
-                for name, stored, wanted in zip(
-                    ("silo", "delta", "accountant", "neighbouring_relation"),
-                    row[:4],
-                    (silo, config.delta, config.accountant, config.neighbouring_relation),
-                    strict=True,
-                ):
-                    if stored != wanted:
-                        raise ConfigError(
-                            f"privacy ledger {path} was created with {name}={stored!r}; "
-                            f"refusing {name}={wanted!r} (ε under different {name} values "
-                            "does not compose)"
-                        )
-                _change_budget(conn, path, float(row[4]), config, clock)
+            write_settings(conn, path, silo=silo, config=config, clock=clock)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -337,52 +182,15 @@ class PrivacyLedger:
 
     def rounds(self) -> list[RoundRecord]:
         """Every round that counts towards ε (``begun`` and ``done``), oldest first."""
-        rows = self._conn.execute(f"SELECT {_ROUND_COLUMNS} FROM rounds ORDER BY id").fetchall()  # noqa: S608
-        return [
-            RoundRecord(
-                int(r[0]),
-                str(r[1]),
-                str(r[2]),
-                int(r[3]),
-                float(r[4]),
-                float(r[5]),
-                float(r[6]),
-                float(r[7]),
-                str(r[8]),
-                float(r[9]),
-                int(r[10]),
-            )
-            for r in rows
-        ]
+        return read_rounds(self._conn)
 
     def refusals(self) -> list[Refusal]:
         """Every refused round, oldest first."""
-        rows = self._conn.execute(
-            "SELECT round, time_utc, epsilon_would_be, epsilon_budget FROM refusals ORDER BY id"
-        ).fetchall()
-        return [Refusal(int(r[0]), str(r[1]), float(r[2]), float(r[3])) for r in rows]
-
-    def _has_budget_changes_table(self) -> bool:
-        # Ledgers of earlier versions opened with read()/attach() may lack the table.
-        row = self._conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'budget_changes'"
-        ).fetchone()
-        return row is not None
+        return read_refusals(self._conn)
 
     def budget_changes(self) -> list[BudgetChange]:
         """Every change of the ε budget after the ledger was created, oldest first."""
-        if not self._has_budget_changes_table():
-            return []
-        rows = self._conn.execute(
-            "SELECT id, time_utc, old_budget, new_budget, audited_utc FROM budget_changes "
-            "ORDER BY id"
-        ).fetchall()
-        return [
-            BudgetChange(
-                int(r[0]), str(r[1]), float(r[2]), float(r[3]), None if r[4] is None else str(r[4])
-            )
-            for r in rows
-        ]
+        return read_budget_changes(self._conn)
 
     def mark_budget_changes_audited(self, upto_id: int) -> None:
         """Record that every budget change with ``row_id <= upto_id`` is in the audit log.
@@ -390,7 +198,7 @@ class PrivacyLedger:
         Call it after the audit entry is durable: a crash in between audits the change twice
         at the next start, never not at all.
         """
-        if not self._has_budget_changes_table():
+        if not has_budget_changes_table(self._conn):
             return
         with self._write():
             self._conn.execute(
@@ -462,11 +270,7 @@ class PrivacyLedger:
 
     def released_rounds(self) -> set[int]:
         """Round ids whose aggregate this silo saw released (empty for an older ledger)."""
-        try:
-            rows = self._conn.execute("SELECT round FROM released").fetchall()
-        except sqlite3.OperationalError:  # a ledger made before the table existed, read-only
-            return set()
-        return {int(r[0]) for r in rows}
+        return read_released(self._conn)
 
     def record_refusal(self, *, round_id: int, epsilon_would_be: float) -> None:
         """Record that ``round_id`` was refused: ε would have reached ``epsilon_would_be``."""

@@ -11,17 +11,16 @@ answered. A silo that does not answer in time, or sends something invalid, is re
 dropout of that stage and the round goes on while at least ``t`` silos remain; below ``t`` the
 round is aborted and nothing is revealed.
 
-The server never holds more than one aggregate vector: masked inputs are added into a running
-sum as they arrive (O(d) memory). At the end it reconstructs, with one set of Lagrange
-coefficients per set of responders, the self-mask seeds of survivors and the mask keys of silos
-that dropped after sharing, removes those masks and keeps the sum in ``result``.
+The server never holds more than one aggregate vector (masked inputs are summed as they arrive)
+and keeps the unmasked sum in ``result``. Each dealer commits to every share it deals, inside its
+signed ``ShareKeys``, and every share revealed at unmasking is checked against that commitment
+before it is used; a silo that misbehaves is named in ``culprits``. Advertised keys of small
+order are refused, and their advertiser dropped, at stage 0.
 
-Each dealer commits to every share it deals, inside its signed ``ShareKeys``. Every share
-revealed at unmasking is checked against that commitment before it is used: a silo that
-reveals a bad share is excluded from the reconstruction and named in ``culprits``, and any
-``t`` valid shares reconstruct. A silo whose secret cannot be reconstructed because its
-holders rejected its shares (their complaints come with their masked inputs) is named too.
-Advertised keys of small order are refused, and their advertiser dropped, at stage 0.
+This module holds the stages, the transition table and the session. What each stage does with
+its answers is in :mod:`~fedseal.protocol.server_stages`, the checks of those answers in
+:mod:`~fedseal.protocol.server_checks`, and the handling of shares (routing, commitments, blame,
+reconstruction) in :mod:`~fedseal.protocol.server_shares`.
 
 Stages::
 
@@ -32,7 +31,7 @@ Stages::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -41,24 +40,13 @@ import numpy.typing as npt
 
 from fedseal.errors import ConfigError, FedsealError, ProtocolViolation, RoundAbortedError
 from fedseal.protocol import messages as m
-from fedseal.protocol.transcript import (
-    COMMITMENT_BYTES,
-    advertise_payload,
-    consistency_payload,
-    key_directory_digest,
-    round_digest,
-    share_commitment,
-    share_keys_payload,
-)
+from fedseal.protocol.server_stages import Outgoing, StageAnswers, StageHandlers
+from fedseal.protocol.transcript import round_digest
 from fedseal.secagg.graph import GraphParams, neighbourhoods
-from fedseal.secagg.hazmat import shamir
 from fedseal.secagg.identity import IdentityPublicKey
-from fedseal.secagg.keys import AgreementKey, MaskSeed, RoundContext, check_public_key
-from fedseal.secagg.masking import unmask_sum
+from fedseal.secagg.keys import RoundContext
 
-__all__ = ["Dropout", "Outgoing", "ServerSession", "ServerStage"]
-
-Outgoing = tuple[str, m.Message]
+__all__ = ["Dropout", "Outgoing", "ServerSession", "ServerStage"]  # Outgoing: from server_stages
 
 
 class ServerStage(Enum):
@@ -82,13 +70,16 @@ class Dropout:
     reason: str
 
 
-@dataclass
-class _State:
-    expected: set[str]
-    answered: dict[str, Any] = field(default_factory=dict)
+#: The stage that follows each stage once it closed with at least ``t`` answers.
+_NEXT_STAGE = {
+    ServerStage.ADVERTISE: ServerStage.SHARE,
+    ServerStage.SHARE: ServerStage.MASKED_INPUT,
+    ServerStage.MASKED_INPUT: ServerStage.CONSISTENCY,
+    ServerStage.CONSISTENCY: ServerStage.UNMASK,
+}
 
 
-class ServerSession:
+class ServerSession(StageHandlers):
     """One round, seen from the server. See the module docstring.
 
     Parameters
@@ -133,7 +124,7 @@ class ServerSession:
         self.dropouts: list[Dropout] = []
         self.result: npt.NDArray[Any] | None = None
         self.abort_reason: str | None = None
-        self._state = _State(set(params.participants))
+        self._state = StageAnswers(set(params.participants))
         self._dtype = np.uint32 if params.modulus_bits == 32 else np.uint64
         self._sum: npt.NDArray[Any] | None = None
         self._ads: dict[str, m.AdvertiseKeys] = {}
@@ -244,231 +235,11 @@ class ServerSession:
         notice = m.AbortRound(*self.context.fields(), reason)
         return [(silo, notice) for silo in recipients]
 
-    def _require(self, count: int, what: str) -> None:
-        if count < self.params.threshold:
-            raise RoundAbortedError(
-                f"only {count} silos {what}, the threshold is {self.params.threshold}"
-            )
+    # -- moving along the transition table (called by the closers of StageHandlers) -----------
 
-    def _next(self, stage: ServerStage, expected: set[str]) -> None:
-        self.stage = stage
-        self._state = _State(expected)
+    def _next_stage(self, expected: set[str]) -> None:
+        self.stage = _NEXT_STAGE[self.stage]
+        self._state = StageAnswers(expected)
 
-    # -- stage 0: AdvertiseKeys ---------------------------------------------------------------
-
-    def _on_advertise(self, silo: str, msg: m.AdvertiseKeys) -> None:
-        payload = advertise_payload(self.context, self.digest, silo, msg.c_public, msg.s_public)
-        self._directory[silo].verify(payload, msg.signature)
-        check_public_key(msg.c_public)
-        check_public_key(msg.s_public)
-        used = {k for ad in self._ads.values() for k in (ad.c_public, ad.s_public)}
-        if msg.c_public in used or msg.s_public in used or msg.c_public == msg.s_public:
-            raise ProtocolViolation("duplicate public key")
-        self._ads[silo] = msg
-        self._state.answered[silo] = True
-
-    def _close_advertise(self) -> list[Outgoing]:
-        u1 = set(self._state.answered)
-        self._require(len(u1), "advertised keys")
-        ads = tuple(self._ads[s] for s in sorted(u1))
-        self._directory_digest = key_directory_digest(self.context, ads)
-        self._next(ServerStage.SHARE, u1)
-        directory = m.KeyDirectory(*self.context.fields(), ads)
-        return [(silo, directory) for silo in sorted(u1)]
-
-    # -- stage 1: ShareKeys -------------------------------------------------------------------
-
-    def _on_share_keys(self, silo: str, msg: m.ShareKeys) -> None:
-        allowed = self._closed[silo] & set(self._ads)  # its own share's commitment included
-        receivers = [s.receiver for s in msg.shares]
-        if any(s.sender != silo for s in msg.shares) or len(set(receivers)) != len(receivers):
-            raise ProtocolViolation("shares with a wrong sender or a repeated receiver")
-        if set(receivers) != allowed:
-            raise ProtocolViolation("shares must go to exactly the silo's neighbours")
-        if any(s.receiver == silo and s.ciphertext for s in msg.shares):
-            raise ProtocolViolation("a silo's own share is committed to, never sent")
-        if any(
-            len(s.seed_commitment) != COMMITMENT_BYTES or len(s.key_commitment) != COMMITMENT_BYTES
-            for s in msg.shares
-        ):
-            raise ProtocolViolation("share commitments must be 32 bytes")
-        # The channel already authenticates the dealer; its signature is checked when a
-        # commitment is used as evidence against a silo (_blame), not on every round.
-        self._signed_shares[silo] = msg
-        self._state.answered[silo] = msg.shares
-
-    def _close_share(self) -> list[Outgoing]:
-        self._u2 = set(self._state.answered)
-        self._require(len(self._u2), "shared their keys")
-        routed: dict[str, list[m.EncryptedShare]] = {s: [] for s in self._u2}
-        for sender in sorted(self._u2):
-            for share in self._state.answered[sender]:
-                self._commitments[(sender, share.receiver)] = (
-                    share.seed_commitment,
-                    share.key_commitment,
-                )
-                if share.receiver in routed and share.receiver != sender:
-                    routed[share.receiver].append(share)
-        self._routed = routed
-        self._next(ServerStage.MASKED_INPUT, set(self._u2))
-        return [
-            (silo, m.ShareDelivery(*self.context.fields(), tuple(routed[silo])))
-            for silo in sorted(self._u2)
-        ]
-
-    # -- stage 2: MaskedInput -----------------------------------------------------------------
-
-    def _on_masked(self, silo: str, msg: m.MaskedInput) -> None:
-        v = msg.vector
-        if not isinstance(v, np.ndarray) or v.dtype != self._dtype:
-            raise ProtocolViolation(f"masked input must be {np.dtype(self._dtype)}")
-        if v.shape != (self.params.vector_length,):
-            raise ProtocolViolation(
-                f"masked input must have {self.params.vector_length} values, got {v.shape}"
-            )
-        rejected = tuple(msg.rejected)
-        if len(set(rejected)) != len(rejected) or any(
-            d == silo or d not in self._closed[silo] or (d, silo) not in self._commitments
-            for d in rejected
-        ):
-            raise ProtocolViolation("complaint about a silo that dealt this silo no share")
-        if self._sum is None:
-            self._sum = np.zeros(self.params.vector_length, dtype=self._dtype)
-        np.add(self._sum, v, out=self._sum)  # wraps mod 2^k by design
-        for dealer in rejected:
-            self._complaints.setdefault(dealer, set()).add(silo)
-        self._state.answered[silo] = True
-
-    def _close_masked(self) -> list[Outgoing]:
-        u3 = sorted(self._state.answered)
-        self._require(len(u3), "sent masked input")
-        self._survivors = tuple(u3)
-        # Every silo signs the same bytes: build them once, not once per signature.
-        self._consistency_payload = consistency_payload(
-            self.context, self.digest, self._survivors, self._directory_digest
-        )
-        self._next(ServerStage.CONSISTENCY, set(u3))
-        request = m.ConsistencyRequest(*self.context.fields(), self._survivors)
-        return [(silo, request) for silo in u3]
-
-    # -- stage 3: ConsistencyCheck ------------------------------------------------------------
-
-    def _on_signature(self, silo: str, msg: m.ConsistencySignature) -> None:
-        self._directory[silo].verify(self._consistency_payload, msg.signature)
-        self._state.answered[silo] = msg.signature
-
-    def _close_consistency(self) -> list[Outgoing]:
-        signers = sorted(self._state.answered)
-        self._require(len(signers), "signed the survivor set")
-        signatures = tuple((s, self._state.answered[s]) for s in signers)
-        dropped = tuple(sorted(self._u2 - set(self._survivors)))
-        self._next(ServerStage.UNMASK, set(signers))
-        request = m.UnmaskRequest(*self.context.fields(), self._survivors, dropped, signatures)
-        return [(silo, request) for silo in signers]
-
-    # -- stage 4: Unmask ----------------------------------------------------------------------
-
-    def _on_unmask(self, silo: str, msg: m.UnmaskResponse) -> None:
-        owners_b = [o for o, _ in msg.seed_shares]
-        owners_s = [o for o, _ in msg.key_shares]
-        if len(set(owners_b)) != len(owners_b) or len(set(owners_s)) != len(owners_s):
-            raise ProtocolViolation("repeated share owner")
-        if set(owners_b) & set(owners_s):
-            raise ProtocolViolation("both kinds of share for one silo")
-        survivors, dropped = set(self._survivors), self._u2 - set(self._survivors)
-        x = self.params.index_of(silo)
-        parsed: dict[tuple[str, str], shamir.Share] = {}
-        for kind, items, allowed in (
-            ("b", msg.seed_shares, survivors),
-            ("s", msg.key_shares, dropped),
-        ):
-            for owner, data in items:
-                if owner not in allowed or silo not in self._closed[owner]:
-                    raise ProtocolViolation(f"unrequested share for {owner!r}")
-                committed = self._commitments.get((owner, silo))
-                if committed is None:
-                    raise ProtocolViolation(f"{owner!r} dealt no share to this silo")
-                expected = committed[0] if kind == "b" else committed[1]
-                if share_commitment(self.context, kind, owner, silo, data) != expected:
-                    raise ProtocolViolation(self._blame(silo, owner))
-                parsed[(kind, owner)] = shamir.Share.from_bytes(x, data)
-        self._state.answered[silo] = parsed
-
-    def _blame(self, holder: str, dealer: str) -> str:
-        """Name who is at fault for a revealed share that fails its commitment; returns why.
-
-        A holder checks every share against this commitment when it receives it, so the
-        mismatch is the holder's doing, provided the dealer really signed the commitment.
-        """
-        signed = self._signed_shares[dealer]
-        payload = share_keys_payload(self.context, self.digest, dealer, signed.shares)
-        try:
-            self._directory[dealer].verify(payload, signed.signature)
-        except ProtocolViolation:
-            self.culprits[dealer] = "its ShareKeys signature does not verify"
-            return f"a share of {dealer!r} fails a commitment {dealer!r} did not sign"
-        self.culprits[holder] = f"revealed a share of {dealer!r} that fails its commitment"
-        return self.culprits[holder]
-
-    def _reconstruct(self, kind: str, owners: list[str]) -> dict[str, bytes]:
-        t = self.params.threshold
-        groups: dict[tuple[int, ...], list[tuple[str, list[int]]]] = {}
-        for owner in owners:
-            shares = sorted(
-                (
-                    answer[(kind, owner)]
-                    for answer in self._state.answered.values()
-                    if (kind, owner) in answer
-                ),
-                key=lambda s: s.x,
-            )
-            if len(shares) < t:
-                complaints = self._complaints.get(owner, set())
-                if complaints:
-                    self.culprits[owner] = (
-                        f"{len(complaints)} neighbours rejected its shares; its secret cannot "
-                        "be reconstructed"
-                    )
-                raise RoundAbortedError(
-                    f"only {len(shares)} valid shares to unmask {owner!r}, the threshold is {t}"
-                )
-            xs = tuple(s.x for s in shares[:t])
-            groups.setdefault(xs, []).append((owner, [s.y for s in shares[:t]]))
-        out: dict[str, bytes] = {}
-        for xs, rows in groups.items():
-            secrets = shamir.reconstruct_many(xs, [ys for _, ys in rows])
-            out.update({owner: secret for (owner, _), secret in zip(rows, secrets, strict=True)})
-        return out
-
-    def _close_unmask(self) -> list[Outgoing]:
-        self._require(len(self._state.answered), "answered the unmask request")
-        survivors = list(self._survivors)
-        dropped = sorted(self._u2 - set(survivors))
-        seeds = self._reconstruct("b", survivors)
-        keys = self._reconstruct("s", dropped)
-        assert self._sum is not None
-        total = self._sum
-        lost = []
-        for silo in dropped:
-            key = AgreementKey(keys[silo])
-            if key.public_bytes() != self._ads[silo].s_public:
-                # Every share matched its commitment, so the dealer itself dealt bad shares.
-                self.culprits[silo] = "dealt shares that do not reconstruct its advertised key"
-                raise RoundAbortedError(f"reconstructed key of {silo!r} does not match its advert")
-            # Survivors that received this silo's shares (its neighbours) masked with it.
-            maskers = {
-                self.params.index_of(u): self._ads[u].s_public
-                for u in survivors
-                if u in self._closed[silo] and u != silo
-            }
-            lost.append((self.params.index_of(silo), key, maskers))
-        unmask_sum(
-            total,
-            seeds=[MaskSeed(seeds[silo]) for silo in survivors],
-            dropped=lost,
-            context=self.context,
-        )
-        self.result = total
-        self._sum = None
+    def _finish(self) -> None:
         self.stage = ServerStage.DONE
-        return []
