@@ -12,7 +12,6 @@ import os
 import stat
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,13 +23,11 @@ from fedseal.deploy.keyfile import load_identity_key
 from fedseal.deploy.paillier_keys import (
     PUBLIC_FILE,
     SHARE_FILE,
-    DealtKey,
-    DeploymentKey,
     load_deployment_key,
     load_key_share,
 )
-from fedseal.deploy.parties import set_paillier_paths
 from fedseal.deploy.provision import ProvisionResult, provision
+from fedseal.deploy.provision.plan import Deal
 from fedseal.errors import ConfigError
 from fedseal.secagg.graph import full_parameters
 from fedseal.secagg.paillier import MIN_SECURE_KEY_BITS
@@ -260,11 +257,9 @@ def test_a_redeal_to_a_secure_key_turns_the_flag_off() -> None:
     silo_doc: dict[str, object] = {"paillier_allow_insecure_bits": True}
     server_doc: dict[str, object] = {}
     for bits, insecure in ((MIN_SECURE_KEY_BITS, False), (3072, False), (512, True)):
-        public = SimpleNamespace(key_bits=bits, parties=1)  # only its size is read
-        key = DeploymentKey(deployment_id="demo", parties=("alpha",), public_key=public)  # type: ignore[arg-type]
-        dealt = DealtKey(key=key, shares={})
-        set_paillier_paths(silo_doc, dealt, silo=True)
-        set_paillier_paths(server_doc, dealt, silo=False)
+        deal = Deal(holders=("alpha",), bits=bits, allow_insecure=True, versioned=True)
+        deal.point(silo_doc, silo=True)
+        deal.point(server_doc, silo=False)
         assert silo_doc["paillier_allow_insecure_bits"] is insecure
         assert "paillier_allow_insecure_bits" not in server_doc
 

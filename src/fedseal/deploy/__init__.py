@@ -4,19 +4,17 @@ A deployment CA, the server's and each silo's mutual-TLS certificate (RFC 5280) 
 identity key (RFC 8032), and their configs (the schema of ``server.toml`` and ``silo.toml`` is
 :mod:`fedseal.config`).
 
-=====================================  =======================================================
+=====================================  ========================================================
 :mod:`fedseal.deploy.provision`        :func:`~fedseal.deploy.provision.provision`: create a
-                                       deployment, or add silos to one
-:mod:`fedseal.deploy.extend`           adding silos, or dealing a Paillier key, to an existing
-                                       deployment
+                                       deployment, or add silos (or a Paillier key) to one, as
+                                       plan -> validate -> apply
 :mod:`fedseal.deploy.layout`           the folder layout, the manifest and the config documents
 :mod:`fedseal.deploy.pki`              the deployment CA and its certificates
 :mod:`fedseal.deploy.keyfile`          reading and writing identity keys and TLS files
 :mod:`fedseal.deploy.paillier_keys`    the threshold Paillier key files
-:mod:`fedseal.deploy.parties`          party folders and provisioning audit records
 :mod:`fedseal.deploy.files`            careful file writing, and a small TOML writer
 :mod:`fedseal.deploy.cli`              the ``fedseal provision`` command
-=====================================  =======================================================
+=====================================  ========================================================
 
 Examples
 --------

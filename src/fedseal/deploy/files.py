@@ -25,6 +25,7 @@ from typing import Any
 from fedseal.errors import ConfigError
 
 __all__ = [
+    "check_private_dir",
     "check_private_file",
     "dumps_toml",
     "make_private_dir",
@@ -95,6 +96,17 @@ def make_private_dir(path: Path) -> None:
         path.mkdir(mode=0o700, parents=False, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create directory {path}: {exc.strerror}") from None
+    check_private_dir(path)
+
+
+def check_private_dir(path: Path) -> None:
+    """Refuse ``path`` unless it is a directory other users cannot access (0700 or tighter).
+
+    Raises
+    ------
+    ConfigError
+        If ``path`` is not a directory, or its group or other users may access it.
+    """
     if not path.is_dir():
         raise ConfigError(f"{path} exists and is not a directory")
     if path.stat().st_mode & 0o077:

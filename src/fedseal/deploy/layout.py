@@ -121,8 +121,14 @@ def addresses(host: str, port: int) -> tuple[str, str, str]:
     return join(host), join(connect), "localhost"
 
 
-def server_document(deployment: str, listen: str, identities: Mapping[str, str]) -> dict[str, Any]:
-    """The ``server.toml`` of a new deployment: :data:`~fedseal.config.SERVER`'s defaults."""
+def server_document(
+    deployment: str, listen: str, identities: Mapping[str, object]
+) -> dict[str, Any]:
+    """The ``server.toml`` of a new deployment: :data:`~fedseal.config.SERVER`'s defaults.
+
+    ``identities`` maps each silo to its public key (hex), or to a stand-in that the caller
+    fills in later (:class:`fedseal.deploy.provision.plan.Ref`).
+    """
     minimum = _default_min_participants(len(identities), SERVER.default("corruption"))
     return SERVER.document(
         {
@@ -139,10 +145,13 @@ def silo_document(
     deployment: str,
     silo: str,
     manifest: Mapping[str, Any],
-    server_identity: str,
-    identities: Mapping[str, str],
+    server_identity: object,
+    identities: Mapping[str, object],
 ) -> dict[str, Any]:
-    """A new silo's ``silo.toml``: :data:`~fedseal.config.SILO`'s defaults."""
+    """A new silo's ``silo.toml``: :data:`~fedseal.config.SILO`'s defaults.
+
+    The public keys may be stand-ins, as for :func:`server_document`.
+    """
     _, server_address, server_name = addresses(manifest["host"], manifest["port"])
     minimum = _default_min_participants(len(identities), SILO.default("corruption"))
     return SILO.document(

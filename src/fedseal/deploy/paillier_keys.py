@@ -28,12 +28,12 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fedseal.deploy.files import check_private_file, write_new
+from fedseal.deploy.files import check_private_file
 from fedseal.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -45,7 +45,6 @@ __all__ = [
     "DealtKey",
     "DeploymentKey",
     "deal_deployment_key",
-    "install_key_files",
     "load_deployment_key",
     "load_key_share",
     "public_file_bytes",
@@ -111,7 +110,7 @@ class DealtKey:
 
     Warnings
     --------
-    ``shares`` holds every silo's share: drop this object once :func:`install_key_files` ran.
+    ``shares`` holds every silo's share: drop this object once the share files are written.
     """
 
     key: DeploymentKey
@@ -159,8 +158,8 @@ def deal_deployment_key(
     Warnings
     --------
     The caller is the trusted dealer: write each share to its silo's folder only
-    (:func:`write_key_files`) and drop the dict. Whoever keeps ``t`` shares decrypts every
-    contribution the server ever stored.
+    (:func:`share_file_bytes`, with ``O_EXCL`` and mode 0600) and drop the dict. Whoever keeps
+    ``t`` shares decrypts every contribution the server ever stored.
     """
     from fedseal.secagg.graph import full_parameters
     from fedseal.secagg.hazmat.randomness import SystemRandomSource
@@ -221,34 +220,6 @@ def share_file_bytes(share: KeyShare) -> bytes:
     """The content of ``paillier-share.key`` (see the warning of :func:`deal_deployment_key`)."""
     body = base64.encodebytes(share.reveal()).decode("ascii")
     return f"-----BEGIN {_ARMOR}-----\n{body}-----END {_ARMOR}-----\n".encode("ascii")
-
-
-def install_key_files(server_dir: Path, silo_dirs: Mapping[str, Path], dealt: DealtKey) -> None:
-    """Write the public file into ``server_dir`` and public file + share into each silo folder.
-
-    Every target is checked before the first is written; nothing is ever overwritten (shares
-    are created ``O_EXCL`` with mode 0600 from the first byte).
-
-    Raises
-    ------
-    ConfigError
-        If a target file exists already, or a party of the key has no folder here.
-    """
-    missing = sorted(set(dealt.key.parties) - set(silo_dirs))
-    if missing:
-        raise ConfigError(f"no folder for silo {missing[0]!r} to receive its Paillier key share")
-    targets = [server_dir / dealt.public_name]
-    for name in dealt.key.parties:
-        targets += [silo_dirs[name] / dealt.public_name, silo_dirs[name] / dealt.share_name]
-    for path in targets:
-        if path.exists() or path.is_symlink():
-            raise ConfigError(f"refusing to overwrite existing file {path}")
-    public = public_file_bytes(dealt.key)
-    write_new(server_dir / dealt.public_name, public, mode=0o644)
-    for name in dealt.key.parties:
-        write_new(silo_dirs[name] / dealt.public_name, public, mode=0o644)
-        share = share_file_bytes(dealt.shares[name])
-        write_new(silo_dirs[name] / dealt.share_name, share, mode=0o600)
 
 
 def load_deployment_key(

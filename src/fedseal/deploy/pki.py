@@ -43,6 +43,7 @@ __all__ = [
     "issue_server",
     "issue_silo",
     "load_ca",
+    "read_fingerprint",
     "silo_uri",
 ]
 
@@ -91,6 +92,20 @@ class KeyPair:
 def cert_fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 of a certificate's DER encoding, hex (what ``openssl x509 -fingerprint`` shows)."""
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def read_fingerprint(cert_path: Path) -> str:
+    """The fingerprint of the certificate in ``cert_path`` (the CA's: its key is not read).
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read or holds no PEM certificate.
+    """
+    try:
+        return cert_fingerprint(x509.load_pem_x509_certificate(cert_path.read_bytes()))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the CA certificate {cert_path}: {exc}") from None
 
 
 def _name(deployment: str, common_name: str) -> x509.Name:
