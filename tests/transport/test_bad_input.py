@@ -167,3 +167,23 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path, names: list[str]) -> None:
         server.thread.join(30)
     assert isinstance(server.error, ConfigError)
     assert f"127.0.0.1:{port}" in str(server.error)
+
+
+def test_a_second_process_with_one_silos_identity_is_refused_not_flapping(
+    tmp_path: Path, names: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 13: two processes of one identity made the server flap; now the second is named."""
+    # The third silo never comes: the server waits connect_timeout_s for it, streams open.
+    dep = make_deployment(tmp_path, names[:3], server={"connect_timeout_s": 5.0})
+    server = ServerThread(dep).start()
+    honest = [SiloThread(dep, n).start() for n in names[:2]]
+    time.sleep(1.5)  # both honest streams are open
+    with caplog.at_level("ERROR", logger="fedseal.server"):
+        assert _raw_stream(dep, names[0], []) == grpc.StatusCode.ALREADY_EXISTS
+    assert any("second process" in r.getMessage() and names[0] in r.getMessage()
+               for r in caplog.records)  # fmt: skip
+    server.join()
+    (summary,) = dep.summaries
+    assert summary.completed and summary.survivors == tuple(names[:2])  # the first one stayed
+    for s in honest:
+        s.join()

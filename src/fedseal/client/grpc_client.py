@@ -92,7 +92,10 @@ class GrpcSiloClient:
                 details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
                 if code in _FATAL:
                     raise ConfigError(f"the server refused this silo: {details}") from None
-                log.warning("connection to %s failed (%s): %s", self._address, code, details)
+                if code is grpc.StatusCode.ALREADY_EXISTS:  # retried: the other may go away
+                    log.error("the server refused this connection: %s", details)
+                else:
+                    log.warning("connection to %s failed (%s): %s", self._address, code, details)
             except ProtocolViolation as exc:
                 log.error("server sent a malformed message (%s); reconnecting", exc)
             self.agent.connection_lost()

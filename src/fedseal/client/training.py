@@ -10,7 +10,11 @@ part, which the aggregation mode turns into an abstention or an ``AbortRound``:
 * the app's evaluation of the global model is asked for and sent only when ``send_metrics``
   is set, which a DP silo never sets (those figures are un-noised statistics of local data);
 * a privacy-budget refusal is audited (``dp_budget_refused``) and the ε an app reports is
-  audited (``dp_epsilon_spent``); any other exception of the app fails this round only.
+  audited (``dp_epsilon_spent``);
+* **every other failure of the app fails this round only, never the silo process**: an
+  exception, weights of the wrong size, not numbers, NaN or infinite, a malformed evaluation.
+  The reason is logged, audited in the silo's log (``dropout`` at stage ``train``) and sent to
+  the server (an abstention or ``AbortRound``), which audits it and prints it with the round.
 """
 
 from __future__ import annotations
@@ -92,7 +96,10 @@ class LocalTraining:
             return f"privacy budget: {exc}"
         except Exception as exc:  # the app is user code: one failed round must not end the silo
             log.exception("round %d: the app failed", req.round_id)
-            return f"the silo's app failed: {type(exc).__name__}"
+            return self._failed(req, f"the silo's app failed: {type(exc).__name__}: {exc}")
+        checked = _checked_update(new_weights, weights)
+        if isinstance(checked, str):
+            return self._failed(req, checked)
         if "epsilon" in fit_metrics:
             self._audit(
                 ev.DP_EPSILON_SPENT, req.round_id, silo=self.silo,
@@ -100,13 +107,39 @@ class LocalTraining:
                 delta=float(fit_metrics.get("delta", 0.0)),
             )  # fmt: skip
         spec = req.quantization
-        update = np.asarray(new_weights, dtype=np.float64).ravel() - weights
         weight = min(self.fedavg_weight, spec.max_weight)
         metrics = None
         if evaluated is not None:
-            loss, _, eval_metrics = evaluated
-            metrics = [float(loss), float(eval_metrics.get("accuracy", 0.0))]
+            try:
+                loss, _, eval_metrics = evaluated
+                metrics = [float(loss), float(eval_metrics.get("accuracy", 0.0))]
+            except (TypeError, ValueError, AttributeError) as exc:
+                return self._failed(req, f"the app's evaluation is malformed: {exc}")
         try:
-            return spec.encode(update, weight=weight, metrics=metrics, rng=self._rng)
-        except ConfigError as exc:  # NaN/inf in the update, or a malformed one
-            return f"cannot encode this round's update: {exc}"
+            return spec.encode(checked - weights, weight=weight, metrics=metrics, rng=self._rng)
+        except ConfigError as exc:  # NaN/inf in the metrics, or an update that does not fit
+            return self._failed(req, f"cannot encode this round's update: {exc}")
+
+    def _failed(self, req: c.TrainRequest, reason: str) -> str:
+        """Audit why this silo cannot contribute to ``req``'s round; return the reason."""
+        reason = reason[:300]
+        log.error("round %d: not contributing: %s", req.round_id, reason)
+        self._audit(
+            ev.DROPOUT, req.round_id, ev.FAILURE, silo=self.silo, stage="train", reason=reason
+        )
+        return reason
+
+
+def _checked_update(new_weights: Any, weights: npt.NDArray[np.float64]) -> Any:
+    """The app's new weights as a flat float64 vector, or why they cannot be used."""
+    if new_weights is None:
+        return "the app returned no weights (None)"
+    try:
+        new = np.asarray(new_weights, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        return f"the app's weights are not an array of numbers: {exc}"
+    if new.size != weights.size:
+        return f"the app returned {new.size} weights; the model has {weights.size}"
+    if not np.all(np.isfinite(new)):
+        return "the app returned NaN or infinite weights"
+    return new

@@ -117,7 +117,8 @@ class RoundDriver:
     # -- transport callbacks (called on the event loop) ----------------------------------------
 
     def connected(self, silo: str, link: Link) -> None:
-        """A silo authenticated; a newer connection replaces an older one."""
+        """A silo authenticated (the transport refuses a second live stream of one silo; should
+        one arrive anyway, it replaces the older)."""
         old = self.links.get(silo)
         if old is not None:
             old.close("replaced by a newer connection of the same silo")

@@ -165,6 +165,21 @@ class GrpcCoordinator:
             log.warning("refused a connection from %s: certificate not admitted", context.peer())
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "silo not admitted")
             return
+        if silo in self.driver.links:
+            # Two live streams of one identity would replace each other forever (flapping):
+            # refuse the newcomer, naming the cause on both sides. A silo whose old stream is
+            # really dead gets in once keepalive (<= 30 s) or the disconnect has closed it.
+            log.error(
+                "refused a second connection of silo %s from %s while its stream from another "
+                "connection is open: is a second process running with %s's identity?",
+                silo, context.peer(), silo,
+            )  # fmt: skip
+            await context.abort(
+                grpc.StatusCode.ALREADY_EXISTS,
+                f"silo {silo} is already connected to this server: is another process running "
+                "with this silo's identity (the same silo.toml and keys)?",
+            )
+            return
         link = _StreamLink(self._limits)
         log.info("silo %s connected from %s", silo, context.peer())
         self.driver.connected(silo, link)
