@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -37,11 +37,17 @@ Weights = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class SiloContext:
-    """What the silo agent tells the app: who it is, where it may keep state, its DP settings."""
+    """What the silo agent tells the app: who it is, where it may keep state, its DP settings.
+
+    ``settings`` holds the app's own settings: in ``fedseal simulate --app`` the silo's
+    ``silo_index`` (0-based) and the number of ``silos``, so that an app can take its part of a
+    data set.
+    """
 
     silo: str
     state_dir: Path
     dp: DPConfig | None
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable

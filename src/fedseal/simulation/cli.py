@@ -45,6 +45,15 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--strategy", choices=tuple(_STRATEGIES), default="fedavg", help="the server's strategy"
     )
+    p.add_argument(
+        "--app", metavar="MODULE:FUNCTION",
+        help="your own app (as for `fedseal client --app`), looked up from this folder first; "
+        "default: the built-in logistic regression on breast-cancer data",
+    )  # fmt: skip
+    p.add_argument("--dp", action="store_true", help="with --app: give every silo DP settings")
+    p.add_argument(
+        "--out", default="fedseal-simulation", help="with --app: where state and reports go"
+    )
     p.set_defaults(handler=_run)
 
 
@@ -54,6 +63,18 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.rounds < 1 or args.silos < 3:
         raise ConfigError("need --rounds >= 1 and --silos >= 3")
+    if args.app is not None:
+        from pathlib import Path
+
+        from fedseal.simulation.user_app import run_user_app
+
+        run_user_app(
+            args.app, silos=args.silos, rounds=args.rounds, out=Path(args.out),
+            aggregation=args.aggregation, strategy=args.strategy, dp=args.dp,
+        )  # fmt: skip
+        return 0
+    if args.dp:
+        raise ConfigError("--dp needs --app (the built-in simulation trains without DP)")
     inside, when = _MODES[args.aggregation]
     sys.stdout.write(
         f"{_STRATEGIES[args.strategy]} inside {inside}: {args.silos} silos, breast-cancer data "
