@@ -75,3 +75,18 @@ def test_a_broken_app_abstains_and_the_round_completes(
         assert any(
             e["event"] == "dropout" and why in e["details"].get("reason", "") for e in entries
         ), party
+
+
+class BadMetricsApp(App):
+    def fit(self, weights: Any, config: Mapping[str, Any]) -> tuple[Any, int, Any]:
+        self.rounds += 1
+        return weights + 0.1, 1, (None if self.rounds == 1 else {})
+
+
+def test_malformed_fit_metrics_abstain_too(tmp_path: Path) -> None:
+    apps: dict[str, App] = {s: (BadMetricsApp() if s == "b" else App()) for s in NAMES}
+    result = run_loopback(apps, np.zeros(DIM), LoopbackConfig(aggregation="none", rounds=2))
+    first, second = result.summaries
+    assert first.completed and [d["silo"] for d in first.dropouts] == ["b"]
+    assert "metrics are malformed" in first.dropouts[0]["reason"]
+    assert second.survivors == NAMES

@@ -92,3 +92,21 @@ def test_an_unexpected_exception_ends_the_client_session_and_drops_its_secrets()
     with pytest.raises(ValueError, match="boom"):
         session.receive(begin)
     assert session.stage is ClientStage.ABORTED and session._round is None
+
+
+def test_a_stale_silo_toml_is_named_as_such_when_a_round_lists_a_newer_silo() -> None:
+    """Issue 13: a site that kept its old silo.toml after silos were added used to read
+    "server violated the protocol"; the refusal now says which silo it does not know and why."""
+    from fedseal.protocol.client import ClientSession
+    from fedseal.secagg.hazmat.randomness import SeededRandomSource
+
+    h = Harness(n=4)
+    stale = {s: k for s, k in h.deployment.directory.items() if s != "silo-03"}
+    session = ClientSession(
+        silo_id="silo-00", deployment_id="dep-test", identity_key=h.deployment.identity["silo-00"],
+        directory=stale, rng=SeededRandomSource(b"x"), train_digest=h.digest,
+        policy=h.deployment.policy,
+    )  # fmt: skip
+    with pytest.raises(ProtocolViolation, match=r"silo-03, unknown to this silo's silo\.toml"):
+        session.receive(m.BeginRound(h.params))
+    assert session.stage is ClientStage.ABORTED

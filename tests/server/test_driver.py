@@ -212,3 +212,23 @@ def test_gather_yields_each_silos_answer_once_and_skips_stragglers() -> None:
     got = asyncio.run(main())
     assert [(s, type(msg).__name__) for s, msg in got] == [("a", "CheckpointCosign")]
     assert missing == [("b", "disconnected"), ("c", "timed out")]
+
+
+def test_below_min_participants_it_keeps_waiting_and_names_the_missing_silos(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 13: the server used to exit after connect_timeout_s; now it waits and reports,
+    and stops only after connect_give_up_s (if set), naming who never came."""
+    import itertools
+
+    ticks = itertools.count(0.0, 10.0)  # every clock reading is 10 s later
+    driver = _driver(tmp_path, clock=lambda: next(ticks), min_silos=2, connect_timeout_s=0.0)
+    driver.config = DriverConfig(**{**driver.config.__dict__, "connect_give_up_s": 100.0})
+    with (
+        caplog.at_level("WARNING", logger="fedseal.server"),
+        pytest.raises(RoundAbortedError, match="missing: b, c"),
+    ):
+        _run(driver, {"a": answer})
+    waits = [r.getMessage() for r in caplog.records if "waiting for silos" in r.getMessage()]
+    assert len(waits) >= 2 and all("missing: b, c" in w for w in waits)
+    assert driver.state.last_round == 0  # no round id was spent

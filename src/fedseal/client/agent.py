@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,7 +87,7 @@ class SiloAgent:
                         **details: Any) -> None:  # fmt: skip
             self._audit_event(event, round_id, outcome, **details)  # looked up on each call
 
-        training = LocalTraining(
+        self._training = training = LocalTraining(
             silo=silo, app=app, fedavg_weight=fedavg_weight, send_metrics=send_metrics,
             rng=rng, audit=audit_event,
         )  # fmt: skip
@@ -142,12 +143,23 @@ class SiloAgent:
         if isinstance(message, c.TrainRequest):
             return self._on_train(message), False
         if isinstance(message, c.CheckpointRequest):
-            return self._attestation.cosign(message, current_round=self.last_round), False
+            replies = self._attestation.cosign(message, current_round=self.last_round)
+            self._log_round(message.round_id)
+            return replies, False
         if self._active is None or _round_of(message) != self.last_round:
             if not isinstance(message, m.AbortRound):
                 log.info("ignoring %s for a round this silo is not in", type(message).__name__)
             return [], False
         return self._active.receive(message), False
+
+    def _log_round(self, round_id: int) -> None:
+        """One line per attested round: did this silo train for it, and its ε after it."""
+        epsilon = self._training.contributed.pop(round_id, None)
+        if epsilon is None:
+            log.info("round %d: aggregate released; this silo did not train for it", round_id)
+        else:
+            spent = "" if math.isnan(epsilon) else f" (epsilon spent {epsilon:.3f})"
+            log.info("round %d: aggregate released; this silo trained for it%s", round_id, spent)
 
     def _on_train(self, req: c.TrainRequest) -> list[c.ToServer]:
         def abstain(reason: str) -> list[c.ToServer]:

@@ -108,10 +108,10 @@ class MaskingSilo:
             return []
         except ProtocolViolation as exc:
             self.abandon()
-            log.error("round %d: server violated the protocol: %s", round_id, exc)
+            log.error("round %d: refusing the round (server or configuration): %s", round_id, exc)
             event = ev.ROUND_STARTED if isinstance(message, m.BeginRound) else ev.UNMASK_REFUSED
             self._audit(event, round_id, ev.REFUSED, silo=self.silo, reason=str(exc)[:300])
-            return [m.AbortRound(self.deployment_id, round_id, "silo refused: protocol violation")]
+            return [m.AbortRound(self.deployment_id, round_id, f"silo refused: {exc}"[:200])]
         except Exception:  # the session is ABORTED already; this silo leaves the round
             self.abandon()
             log.exception("round %d: internal error in the SecAgg session", round_id)

@@ -20,6 +20,7 @@ part, which the aggregation mode turns into an abstention or an ``AbortRound``:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -80,6 +81,9 @@ class LocalTraining:
         self.send_metrics = send_metrics
         self._rng = rng
         self._audit = audit
+        #: round id -> ε after it (NaN without DP), for every round the app trained; the agent
+        #: logs it when the round's release is attested.
+        self.contributed: dict[int, float] = {}
 
     def run(self, req: c.TrainRequest) -> npt.NDArray[Any] | str:
         """The encoded contribution for ``req``, or why this silo cannot contribute."""
@@ -100,11 +104,19 @@ class LocalTraining:
         checked = _checked_update(new_weights, weights)
         if isinstance(checked, str):
             return self._failed(req, checked)
-        if "epsilon" in fit_metrics:
+        try:
+            dp = "epsilon" in fit_metrics
+            epsilon = float(fit_metrics["epsilon"]) if dp else math.nan
+            delta = float(fit_metrics.get("delta", 0.0)) if dp else 0.0
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            return self._failed(req, f"the app's metrics are malformed: {exc!r}")
+        self.contributed[req.round_id] = epsilon
+        for old in sorted(self.contributed)[:-16]:  # rounds never attested: keep the last 16
+            del self.contributed[old]
+        if dp:
             self._audit(
-                ev.DP_EPSILON_SPENT, req.round_id, silo=self.silo,
-                epsilon_total=float(fit_metrics["epsilon"]),
-                delta=float(fit_metrics.get("delta", 0.0)),
+                ev.DP_EPSILON_SPENT, req.round_id, silo=self.silo, epsilon_total=epsilon,
+                delta=delta,
             )  # fmt: skip
         spec = req.quantization
         weight = min(self.fedavg_weight, spec.max_weight)

@@ -79,6 +79,17 @@ SERVER = Table(
         Option(key="train_timeout_s", kind=NUMBER, default=120.0, check=_POSITIVE),
         Option(key="connect_timeout_s", kind=NUMBER, default=60.0, check=_POSITIVE),
         Option(
+            key="connect_give_up_s",
+            kind=NUMBER,
+            default=0.0,
+            check=number(positive=False),
+            comment=(
+                "stop if fewer than min_participants silos connected after this many seconds\n"
+                "(0: keep waiting, naming the missing silos every connect_timeout_s)"
+            ),
+            write=False,
+        ),
+        Option(
             key="checkpoint_timeout_s",
             kind=NUMBER,
             default=10.0,
@@ -167,6 +178,11 @@ class ServerConfig:
         The deployment's ``paillier-public.json`` (written by ``fedseal provision
         --paillier``); required by ``aggregation = "paillier"``.
     stage_timeout_s, train_timeout_s, connect_timeout_s : float
+        (``connect_timeout_s``: how long a round waits for every admitted silo before it starts
+        with those present, if they are at least ``min_participants``.)
+    connect_give_up_s : float
+        With fewer than ``min_participants`` connected, the server keeps waiting and names the
+        missing silos every ``connect_timeout_s``; after this many seconds it stops (0: never).
         Seconds before a silent silo counts as dropped in a protocol stage or in training, and
         how long to wait for silos to connect before a round.
     checkpoint_timeout_s : float
@@ -203,6 +219,7 @@ class ServerConfig:
     stage_timeout_s: float = SERVER.default("stage_timeout_s")
     train_timeout_s: float = SERVER.default("train_timeout_s")
     connect_timeout_s: float = SERVER.default("connect_timeout_s")
+    connect_give_up_s: float = SERVER.default("connect_give_up_s")
     checkpoint_timeout_s: float = SERVER.default("checkpoint_timeout_s")
     chunk_bytes: int = SERVER.default("chunk_bytes")
     max_message_bytes: int = SERVER.default("max_message_bytes")

@@ -156,8 +156,13 @@ def open_round(
         raise ProtocolViolation("participants must be sorted and unique")
     if silo_id not in p.participants:
         raise ProtocolViolation("this silo is not a participant of the round")
-    if any(silo not in directory for silo in p.participants):
-        raise ProtocolViolation("round lists a silo outside the deployment")
+    unknown = [silo for silo in p.participants if silo not in directory]
+    if unknown:
+        raise ProtocolViolation(
+            f"the round lists {', '.join(unknown[:3])}, unknown to this silo's silo.toml: if "
+            "silos were added, this silo.toml predates the last provisioning (redistribute it "
+            "from silos/<name>/); otherwise the server is naming silos outside the deployment"
+        )
     graph = policy.check(p, roster_size=len(directory))
     check_not_released(releases, model_digest)
     if pending_input is not None:

@@ -85,6 +85,7 @@ def driver_config(config: ServerConfig) -> DriverConfig:
         train_timeout_s=config.train_timeout_s,
         stage_timeout_s=config.stage_timeout_s,
         connect_timeout_s=config.connect_timeout_s,
+        connect_give_up_s=config.connect_give_up_s,
         checkpoint_timeout_s=config.checkpoint_timeout_s,
     )
 

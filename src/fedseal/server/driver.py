@@ -146,6 +146,12 @@ class RoundDriver:
     async def run(self) -> list[RoundSummary]:
         """Run rounds until ``config.rounds`` have completed; returns their summaries."""
         summaries: list[RoundSummary] = []
+        if self.state.completed >= self.config.rounds:
+            log.warning(
+                "all %d rounds of this deployment are done (%d completed); to train more, raise "
+                "rounds in server.toml and start the server again", self.config.rounds,
+                self.state.completed,
+            )  # fmt: skip
         budget = self.config.rounds * _MAX_ATTEMPTS_PER_ROUND
         while self.state.completed < self.config.rounds:
             if budget == 0:
@@ -174,15 +180,28 @@ class RoundDriver:
             return None
 
     async def _wait_for_silos(self) -> None:
-        deadline = self._clock() + self.config.connect_timeout_s
+        """Wait up to ``connect_timeout_s`` for every admitted silo; below ``min_silos``, keep
+        waiting (naming the missing silos each period) until ``connect_give_up_s`` (0: ever)."""
+        cfg = self.config
+        started = self._clock()
+        deadline = started + cfg.connect_timeout_s
         while len(self.links) < len(self._directory):
-            if await self._next_event(deadline) is None:
+            if await self._next_event(deadline) is not None:
+                continue
+            if len(self.links) >= cfg.min_silos:
                 break
-        if len(self.links) < self.config.min_silos:
-            raise RoundAbortedError(
-                f"only {len(self.links)} silos connected within "
-                f"{self.config.connect_timeout_s:g} s; min_participants is {self.config.min_silos}"
-            )
+            missing = ", ".join(sorted(set(self._directory) - set(self.links)))
+            waited = self._clock() - started
+            if cfg.connect_give_up_s and waited >= cfg.connect_give_up_s:
+                raise RoundAbortedError(
+                    f"only {len(self.links)} silos connected within {waited:.0f} s; "
+                    f"min_participants is {cfg.min_silos}; missing: {missing}"
+                )
+            log.warning(
+                "waiting for silos: %d of %d connected, a round needs %d; missing: %s",
+                len(self.links), len(self._directory), cfg.min_silos, missing,
+            )  # fmt: skip
+            deadline = self._clock() + cfg.connect_timeout_s
 
     def _audit_event(
         self, event: str, round_id: int | None, outcome: str = ev.SUCCESS, **details: Any

@@ -32,6 +32,8 @@ class DriverConfig:
     train_timeout_s: float
     stage_timeout_s: float
     connect_timeout_s: float
+    #: With fewer than ``min_silos`` connected: stop after this many seconds (0: keep waiting).
+    connect_give_up_s: float = 0.0
     checkpoint_timeout_s: float = 10.0
     corruption: float = 0.05
     dropout: float = 0.1
