@@ -21,6 +21,9 @@
     Training would push a silo past its epsilon budget.
 ``AuditIntegrityError``
     An audit log or checkpoint does not verify.
+``MissingExtraError``
+    The call needs an optional dependency group (an "extra", e.g. ``dp``) that is not
+    installed. It is also an ``ImportError``; its message names the ``pip install`` to run.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "ConfigError",
     "FedsealError",
     "MessageTooLarge",
+    "MissingExtraError",
     "PrivacyBudgetExceeded",
     "ProtocolViolation",
     "RoundAbortedError",
@@ -91,3 +95,25 @@ class PrivacyBudgetExceeded(FedsealError):
 
 class AuditIntegrityError(FedsealError):
     """An audit log entry, chain link, Merkle root or checkpoint signature does not verify."""
+
+
+class MissingExtraError(FedsealError, ImportError):
+    """An optional dependency group (an extra of the ``fedseal`` package) is not installed.
+
+    Raised by :func:`fedseal.extras.require` before the first import of a package that only an
+    extra brings (torch, Opacus, matplotlib: ``dp``). The ``fedseal`` command prints its one-line
+    message, which names the extra and the command that installs it, without a traceback. It is
+    also an ``ImportError``, so code that guards an optional import keeps working.
+
+    Parameters
+    ----------
+    extra : str
+        The extra to install, e.g. ``"dp"``.
+    module : str
+        The top-level module that was not found, e.g. ``"torch"`` (kept as ``name``).
+    """
+
+    def __init__(self, extra: str, module: str) -> None:
+        super().__init__(f"this command needs the {extra!r} extra: pip install 'fedseal[{extra}]'")
+        self.extra = extra
+        self.name = module

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fedseal.bench.common import Stopwatch, machine_info
+from fedseal.extras import require
 
 __all__ = ["add_arguments", "run"]
 
@@ -152,7 +153,8 @@ def _accounting_seconds(args: argparse.Namespace, state: Path) -> tuple[float, f
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the benchmark and return its figures."""
+    """Run the benchmark and return its figures (needs the ``dp`` extra: torch and Opacus)."""
+    require("dp", "torch", "opacus")
     with warnings.catch_warnings(), tempfile.TemporaryDirectory() as tmp:
         warnings.simplefilter("ignore")
         state = Path(tmp)

@@ -21,8 +21,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 __all__ = ["add_arguments", "run"]
 
 _APP = "fedseal.bench.grpc_app:make_app"
@@ -37,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_mode(out: Path, names: list[str], args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    import numpy as np
+
     from fedseal.simulation.local_deployment import prepare_demo_deployment
     from fedseal.simulation.processes import fedseal_command, free_port, spawn_silo
 

@@ -19,26 +19,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
-
 from fedseal.bench.common import Stopwatch, machine_info, peak_rss_mb
 from fedseal.errors import ConfigError
-from fedseal.secagg.hazmat.randomness import SystemRandomSource
-from fedseal.secagg.paillier import (
-    CiphertextSum,
-    Encryptor,
-    PackingLayout,
-    ProofContext,
-    combine,
-    decode,
-    generate_threshold_key,
-    partial_decrypt,
-)
-from fedseal.secagg.paillier._arith import parallel_map, random_unit
-from fedseal.secagg.paillier.plaintext_proof import commitment_randomness
-from fedseal.secagg.paillier.plaintext_proof import prove as prove_proof
-from fedseal.secagg.paillier.plaintext_proof import verify as verify_proof
-from fedseal.secagg.quantize import QuantizationSpec, fits_modulus
 
 __all__ = ["add_arguments", "run"]
 
@@ -77,6 +59,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run one simulated round and return its figures."""
+    # Imported here, not at the top: ``fedseal --help`` imports this module, and a command's
+    # module imports only the standard library until the command runs.
+    import numpy as np
+
+    from fedseal.secagg.hazmat.randomness import SystemRandomSource
+    from fedseal.secagg.paillier import (
+        CiphertextSum,
+        Encryptor,
+        PackingLayout,
+        ProofContext,
+        combine,
+        decode,
+        generate_threshold_key,
+        partial_decrypt,
+    )
+    from fedseal.secagg.paillier._arith import parallel_map, random_unit
+    from fedseal.secagg.paillier.plaintext_proof import commitment_randomness
+    from fedseal.secagg.paillier.plaintext_proof import prove as prove_proof
+    from fedseal.secagg.paillier.plaintext_proof import verify as verify_proof
+    from fedseal.secagg.quantize import QuantizationSpec, fits_modulus
+
     n, dim = args.clients, args.dim
     t = args.threshold if args.threshold is not None else (2 * n) // 3 + 1
     if n < 1 or dim < 1 or not 1 <= t <= n or args.workers < 1:

@@ -7,8 +7,6 @@ import os
 import time
 from typing import Any
 
-import numpy as np
-
 from fedseal.bench.common import machine_info, peak_rss_mb
 
 __all__ = ["add_arguments", "run"]
@@ -49,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run one round and return its figures."""
+    import numpy as np
+
     from fedseal.errors import ConfigError
     from fedseal.protocol.messages import RoundParams
     from fedseal.protocol.policy import ClientPolicy

@@ -1,12 +1,13 @@
-"""The demo's silo app: logistic regression (torch) on one hospital's share of breast-cancer data.
+"""The demo's silo app: logistic regression on one hospital's share of breast-cancer data.
 
 ``fedseal client --app fedseal.demo.app:make_app`` builds one of these per silo. The data is
 scikit-learn's bundled Wisconsin breast-cancer set, split non-IID across the deployment's silos
 exactly as :func:`fedseal.simulation.data.load_hospitals` does (the held-out 20 % stays with the
 demo, never with a silo). With DP settings the silo trains with DP-SGD through
 :class:`fedseal.dp.PrivateTrainer`, whose ledger lives in the silo's state directory; without,
-it runs plain full-batch gradient descent. Under DP the app sends no training metrics (they
-would be un-noised functions of the data): :meth:`DemoApp.evaluate` then reports zeros.
+it runs plain full-batch gradient descent in numpy, so ``fedseal demo --no-dp`` needs no torch
+(DP needs the ``dp`` extra). Under DP the app sends no training metrics (they would be
+un-noised functions of the data): :meth:`DemoApp.evaluate` then reports zeros.
 """
 
 from __future__ import annotations
@@ -34,16 +35,20 @@ class DemoApp:
     """One hospital's training code (see the module docstring)."""
 
     def __init__(self, context: SiloContext, *, n_silos: int) -> None:
-        import torch
-
-        torch.set_num_threads(1)
         names = silo_names(n_silos)
         silos, _ = load_hospitals(n_silos)
         self.x, self.y = silos[names.index(context.silo)]
         self.dp = context.dp
         self._trainer: Any = None
-        if context.dp is not None:
+        if context.dp is not None:  # DP-SGD needs the 'dp' extra; plain training is numpy
+            from fedseal.extras import require
+
+            require("dp", "torch", "opacus")
+            import torch
+
             from fedseal.dp import PrivacyLedger, PrivateTrainer
+
+            torch.set_num_threads(1)
 
             ledger = PrivacyLedger.open(context.state_dir, silo=context.silo, config=context.dp)
             self._trainer = PrivateTrainer(

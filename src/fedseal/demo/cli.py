@@ -35,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
+    if not args.no_dp:  # checked here: the silos that train are other processes
+        from fedseal.extras import require
+
+        require("dp")
     from fedseal.demo.run import DemoOptions, run_demo
 
     opts = DemoOptions(

@@ -12,6 +12,9 @@ Recipes::
     write_privacy_report(deployment_dir, out_dir)
 
 Names are loaded lazily (PEP 562) so ``import fedseal.dp`` does not import torch or Opacus.
+Training and ε accounting need the ``dp`` extra (``pip install 'fedseal[dp]'``); without it,
+``PrivateTrainer`` and the accountants raise :class:`~fedseal.errors.MissingExtraError`, while
+the ledger and :class:`DPConfig` still work.
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ _WHERE = {
 
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
+        if name == "PrivateTrainer":
+            from fedseal.extras import require
+
+            require("dp", "torch", "opacus")
         return getattr(importlib.import_module(_WHERE[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

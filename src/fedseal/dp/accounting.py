@@ -32,6 +32,7 @@ from fedseal.dp.config import DPConfig
 from fedseal.dp.ledger import RoundRecord
 from fedseal.dp.replace_one import epsilon_replace_one
 from fedseal.errors import ConfigError
+from fedseal.extras import require
 
 __all__ = [
     "Entry",
@@ -62,6 +63,7 @@ def compose(entries: Iterable[Entry]) -> list[Entry]:
 
 def make_accountant(entries: Iterable[Entry], accountant: str) -> Any:
     """Return an Opacus accountant (``"rdp"`` or ``"prv"``) whose history is ``entries``."""
+    require("dp", "opacus")
     from opacus.accountants import PRVAccountant, RDPAccountant
 
     classes = {"rdp": RDPAccountant, "prv": PRVAccountant}
@@ -186,6 +188,7 @@ def noise_multiplier_for(config: DPConfig, *, sample_rate: float, steps_per_roun
     """
     if config.noise_multiplier is not None:
         return float(config.noise_multiplier)
+    require("dp", "opacus")
     from opacus.accountants.utils import get_noise_multiplier
 
     if config.target_epsilon is None or config.planned_rounds is None:  # pragma: no cover

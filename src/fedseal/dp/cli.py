@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from fedseal.extras import require
+
+    require("dp")  # Opacus' accountants and matplotlib's plot
     from fedseal.dp.report import write_privacy_report
 
     json_path, html_path = write_privacy_report(args.state, args.out)

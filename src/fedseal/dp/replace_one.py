@@ -42,6 +42,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from fedseal.extras import require
+
 __all__ = ["ORDERS", "epsilon_replace_one", "rdp_replace_one"]
 
 #: Rényi orders: Opacus' ``RDPAccountant.DEFAULT_ALPHAS``, so both relations convert alike.
@@ -111,6 +113,7 @@ def epsilon_replace_one(entries: list[tuple[float, float, int]], *, delta: float
     float
         ε by Opacus' RDP-to-(ε, δ) conversion over :data:`ORDERS` (0.0 for no steps).
     """
+    require("dp", "opacus")
     from opacus.accountants.analysis.rdp import get_privacy_spent
 
     total = np.zeros(len(ORDERS))

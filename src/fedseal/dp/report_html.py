@@ -22,6 +22,7 @@ from fedseal.dp.report import (
     ROUND_STATUSES,
     UNFINISHED,
 )
+from fedseal.extras import require
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -34,6 +35,7 @@ def _figure(silos: list[dict[str, Any]]) -> Figure | None:
     trained = [s for s in silos if s["rounds"]]
     if not trained:
         return None
+    require("dp", "matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")
