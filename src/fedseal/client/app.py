@@ -2,8 +2,10 @@
 
 ``fedseal client --app module:function`` imports ``module`` and calls ``function(context)``
 with a :class:`SiloContext`; it must return an object with the three methods of
-:class:`SiloApp`. Weights are one flat ``float64`` numpy vector (the app reshapes as it likes);
-the app never sees keys, masks or the network.
+:class:`SiloApp`. Weights are either one flat ``float64`` numpy vector or a list of numpy
+arrays, one per layer, as the app's ``get_weights()`` returns them
+(:mod:`fedseal.client.arrays`; adapters: :mod:`fedseal.torch`, :mod:`fedseal.sklearn`); the
+app never sees keys, masks or the network.
 
 A DP app may also have ``privacy_plan()`` returning a :class:`fedseal.dp.guard.PrivacyPlan`
 (delegate to :meth:`fedseal.dp.PrivateTrainer.privacy_plan`) or None: the silo then logs and
@@ -54,20 +56,22 @@ class SiloContext:
 class SiloApp(Protocol):
     """What a silo's training code provides."""
 
-    def get_weights(self) -> Weights:
-        """The app's current model as one flat vector."""
+    def get_weights(self) -> Any:
+        """The app's model: one flat vector, or a list of arrays (one per layer).
 
-    def fit(
-        self, weights: Weights, config: Mapping[str, Any]
-    ) -> tuple[Weights, int, Mapping[str, float]]:
-        """Train from ``weights``; return ``(new_weights, num_examples, metrics)``.
+        Asked once, for the layout (the shapes) the silo then checks every round against.
+        """
 
-        ``config["round"]`` is the round id. May raise
+    def fit(self, weights: Any, config: Mapping[str, Any]) -> tuple[Any, int, Mapping[str, float]]:
+        """Train from ``weights`` (shaped as ``get_weights()``); ``(new_weights, n, metrics)``.
+
+        ``config["round"]`` is the round id; the rest is the server strategy's round config
+        (e.g. ``lr``, ``proximal_mu``). May raise
         :class:`~fedseal.errors.PrivacyBudgetExceeded` to abstain from the round.
         """
 
     def evaluate(
-        self, weights: Weights, config: Mapping[str, Any]
+        self, weights: Any, config: Mapping[str, Any]
     ) -> tuple[float, int, Mapping[str, float]]:
         """Evaluate ``weights`` on local data: ``(loss, num_examples, {"accuracy": ...})``."""
 

@@ -7,6 +7,9 @@ part, which the aggregation mode turns into an abstention or an ``AbortRound``:
 
 * ``w`` is the silo's **declared** FedAvg weight, never the live record count the app returns
   (the sum of weights over rounds would reveal it);
+* the app works with its model as one flat vector or as a list of arrays, one per layer
+  (:mod:`fedseal.client.arrays`): the layout comes from its ``get_weights()`` and every array
+  it returns is checked against it;
 * the app's evaluation of the global model is asked for and sent only when ``send_metrics``
   is set, which a DP silo never sets (those figures are un-noised statistics of local data);
 * a privacy-budget refusal is audited (``dp_budget_refused``) and the ε an app reports is
@@ -29,6 +32,7 @@ import numpy.typing as npt
 
 from fedseal.audit import events as ev
 from fedseal.client.app import SiloApp
+from fedseal.client.arrays import Layout, layout_of
 from fedseal.errors import ConfigError, PrivacyBudgetExceeded
 from fedseal.protocol import control as c
 from fedseal.secagg.hazmat.randomness import RandomSource
@@ -84,14 +88,34 @@ class LocalTraining:
         #: round id -> ε after it (NaN without DP), for every round the app trained; the agent
         #: logs it when the round's release is attested.
         self.contributed: dict[int, float] = {}
+        self._layout: Layout | None = None
+        self._layout_known = False
+
+    def layout(self) -> Layout | None:
+        """The app's array layout, from its ``get_weights()`` (asked once); None: flat vector.
+
+        Raises
+        ------
+        ValueError
+            If ``get_weights()`` returns neither a flat vector nor a list of arrays.
+        """
+        if not self._layout_known:
+            self._layout = layout_of(self.app.get_weights())
+            self._layout_known = True
+        return self._layout
 
     def run(self, req: c.TrainRequest) -> npt.NDArray[Any] | str:
         """The encoded contribution for ``req``, or why this silo cannot contribute."""
         config = {"round": req.round_id, **dict(req.config)}
         weights = np.asarray(req.weights, dtype=np.float64)
         try:
-            evaluated = self.app.evaluate(weights, config) if self.send_metrics else None
-            new_weights, _, fit_metrics = self.app.fit(weights, config)
+            layout = self.layout()
+            given: Any = weights if layout is None else layout.unflatten(weights)
+        except Exception as exc:  # get_weights() is user code; a size mismatch is named
+            return self._failed(req, f"{c.MODEL_MISMATCH}: the app's model does not fit: {exc}")
+        try:
+            evaluated = self.app.evaluate(given, config) if self.send_metrics else None
+            new_weights, _, fit_metrics = self.app.fit(given, config)
         except PrivacyBudgetExceeded as exc:
             self._audit(
                 ev.DP_BUDGET_REFUSED, req.round_id, ev.REFUSED, silo=self.silo,
@@ -101,7 +125,7 @@ class LocalTraining:
         except Exception as exc:  # the app is user code: one failed round must not end the silo
             log.exception("round %d: the app failed", req.round_id)
             return self._failed(req, f"the silo's app failed: {type(exc).__name__}: {exc}")
-        checked = _checked_update(new_weights, weights)
+        checked = _checked_update(new_weights, weights, layout)
         if isinstance(checked, str):
             return self._failed(req, checked)
         try:
@@ -142,10 +166,17 @@ class LocalTraining:
         return reason
 
 
-def _checked_update(new_weights: Any, weights: npt.NDArray[np.float64]) -> Any:
+def _checked_update(
+    new_weights: Any, weights: npt.NDArray[np.float64], layout: Layout | None
+) -> Any:
     """The app's new weights as a flat float64 vector, or why they cannot be used."""
     if new_weights is None:
         return "the app returned no weights (None)"
+    if layout is not None:
+        try:
+            new_weights = layout.flatten(new_weights)
+        except (TypeError, ValueError) as exc:
+            return f"the app's weights do not match its model ({layout.describe()}): {exc}"
     try:
         new = np.asarray(new_weights, dtype=np.float64).ravel()
     except (TypeError, ValueError) as exc:

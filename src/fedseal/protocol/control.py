@@ -39,6 +39,7 @@ from fedseal.secagg.quantize import QuantizationSpec
 
 __all__ = [
     "AGGREGATION_MODES",
+    "MODEL_MISMATCH",
     "PAILLIER_INPUT_PURPOSE",
     "Abstain",
     "CheckpointCosign",
@@ -58,6 +59,10 @@ __all__ = [
 #: ``"masking"``: SecAgg; ``"paillier"``: packed threshold Paillier; ``"none"``: plaintext sum,
 #: insecure, for comparison only.
 AGGREGATION_MODES = ("masking", "paillier", "none")
+
+#: How a silo's refusal starts when the server's model does not fit its app (wrong size): the
+#: server stops at once, naming it, when every participant says so (no round ids burnt).
+MODEL_MISMATCH = "model mismatch"
 
 #: Purpose label of a silo's signature over its Paillier input (``identity.signing_payload``).
 PAILLIER_INPUT_PURPOSE = "fedseal/paillier-input"

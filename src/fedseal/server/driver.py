@@ -162,6 +162,7 @@ class RoundDriver:
             summaries.append(summary)
             if self._on_round is not None:
                 self._on_round(summary)
+            _stop_on_model_mismatch(summary, self.strategy.dim)
             if self._halt is not None:
                 for link in list(self.links.values()):
                     link.send(c.Finish(self.config.deployment_id, "integrity failure"))
@@ -372,3 +373,15 @@ class RoundDriver:
 def _sha256(total: npt.NDArray[Any] | None) -> str:
     data = b"" if total is None else np.ascontiguousarray(total).tobytes()
     return hashlib.sha256(data).hexdigest()
+
+
+def _stop_on_model_mismatch(summary: RoundSummary, dim: int) -> None:
+    """Every participant refused the model as not fitting its app: no retry can help."""
+    refused = [d for d in summary.dropouts if c.MODEL_MISMATCH in d["reason"]]
+    if summary.completed or not summary.participants:
+        return
+    if {d["silo"] for d in refused} >= set(summary.participants):
+        raise RoundAbortedError(
+            f"the server's model has {dim} values, which no silo's app accepts "
+            f"({refused[0]['reason'][:200]}); check the initial model (--init-model) or the apps"
+        )

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from fedseal.client.app import SiloApp, SiloContext, load_app
+from fedseal.client.arrays import layout_of
 from fedseal.config.strategy import StrategySettings
 from fedseal.errors import ConfigError
 from fedseal.server.summary import NOT_COLLECTED, RoundSummary
@@ -55,9 +56,18 @@ def _apps(spec: str, names: list[str], out: Path, dp: Any) -> dict[str, SiloApp]
     return apps
 
 
+def _flat(app: SiloApp) -> Any:
+    weights = app.get_weights()
+    try:
+        layout = layout_of(weights)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    flat = weights if layout is None else layout.flatten(weights)
+    return np.asarray(flat, dtype=np.float64).ravel()
+
+
 def _initial(apps: dict[str, SiloApp]) -> Any:
-    models = {name: np.asarray(app.get_weights(), dtype=np.float64).ravel()
-              for name, app in apps.items()}  # fmt: skip
+    models = {name: _flat(app) for name, app in apps.items()}
     sizes = {name: m.size for name, m in models.items()}
     if len(set(sizes.values())) != 1:
         raise ConfigError(f"the silos' apps disagree on the model size: {sizes}")

@@ -1,0 +1,102 @@
+"""Apps that exchange their model as a list of arrays (one per layer), and the adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fedseal.client.arrays import Layout, layout_of
+from fedseal.simulation.loopback import LoopbackConfig, run_loopback
+
+SHAPES = ((3, 2), (2,))
+
+
+def test_layout_round_trip_and_named_errors() -> None:
+    layout = layout_of([np.ones((3, 2)), np.zeros(2)])
+    assert layout == Layout(SHAPES) and layout.size == 8
+    vector = np.arange(8.0)
+    w, b = layout.unflatten(vector)
+    assert w.shape == (3, 2) and b.tolist() == [6.0, 7.0]
+    np.testing.assert_array_equal(layout.flatten([w, b]), vector)
+    with pytest.raises(ValueError, match=r"array 1 has shape \(3,\), expected \(2,\)"):
+        layout.flatten([w, np.zeros(3)])
+    with pytest.raises(ValueError, match="expected 2 arrays, got 1"):
+        layout.flatten([w])
+    with pytest.raises(ValueError, match="the model has 9 values; this app's has 8"):
+        layout.unflatten(np.zeros(9))
+    assert layout_of(np.zeros(5)) is None  # a flat vector: the old API
+    with pytest.raises(ValueError, match="one flat vector or a list"):
+        layout_of(np.zeros((2, 2)))
+
+
+class LayerApp:
+    """Moves each layer by ``(i + 1) * 0.1``; ``bad`` returns a wrong shape in round 1."""
+
+    def __init__(self, bad: bool = False) -> None:
+        self.bad, self.rounds = bad, 0
+
+    def get_weights(self) -> list[np.ndarray[Any, Any]]:
+        return [np.zeros(s) for s in SHAPES]
+
+    def fit(self, weights: Any, config: Mapping[str, Any]) -> tuple[Any, int, dict[str, float]]:
+        self.rounds += 1
+        assert [w.shape for w in weights] == list(SHAPES)  # given shaped as get_weights()
+        if self.bad and self.rounds == 1:
+            return [weights[0], np.zeros(5)], 1, {}
+        return [w + (i + 1) * 0.1 for i, w in enumerate(weights)], 1, {}
+
+    def evaluate(self, weights: Any, config: Mapping[str, Any]) -> tuple[float, int, Any]:
+        return 0.5, 1, {"accuracy": 0.5}
+
+
+def test_a_per_layer_app_trains_and_a_wrong_layer_shape_abstains() -> None:
+    apps = {s: LayerApp(bad=(s == "b")) for s in ("a", "b", "c", "d")}
+    result = run_loopback(apps, np.zeros(8), LoopbackConfig(aggregation="masking", rounds=2))
+    first, second = result.summaries
+    assert first.completed and [d["silo"] for d in first.dropouts] == ["b"]
+    assert "array 1 has shape (5,), expected (2,)" in first.dropouts[0]["reason"]
+    assert second.survivors == ("a", "b", "c", "d")
+    np.testing.assert_allclose(result.weights, [0.2] * 6 + [0.4] * 2, atol=1e-3)
+
+
+@pytest.mark.parametrize("aggregation", ["none", "masking"])
+def test_a_model_no_app_accepts_stops_the_server_at_once(aggregation: str) -> None:
+    """Issue 13: an initial model of the wrong size used to burn round after round."""
+    from fedseal.errors import RoundAbortedError
+
+    apps = {s: LayerApp() for s in ("a", "b", "c")}
+    config = LoopbackConfig(aggregation=aggregation, rounds=3, timeout_s=30)
+    with pytest.raises(RoundAbortedError, match=r"has 9 values, which no silo's app accepts"):
+        run_loopback(apps, np.zeros(9), config)
+
+
+def test_torch_adapter_round_trip() -> None:
+    torch = pytest.importorskip("torch")
+    from fedseal import torch as fedseal_torch
+
+    module = torch.nn.Linear(4, 3)
+    got = fedseal_torch.arrays(module)
+    assert [a.shape for a in got] == [(3, 4), (3,)] and got[0].dtype == np.float64
+    fedseal_torch.load(module, [np.ones((3, 4)), np.full(3, 2.0)])
+    assert float(module.weight.sum()) == 12.0 and float(module.bias.sum()) == 6.0
+    with pytest.raises(ValueError, match=r"weight: shape \(4, 3\)"):
+        fedseal_torch.load(module, [np.ones((4, 3)), np.zeros(3)])
+
+
+def test_sklearn_adapter_round_trip() -> None:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from fedseal import sklearn as fedseal_sklearn
+
+    x, y = load_breast_cancer(return_X_y=True)
+    x = StandardScaler().fit_transform(x)
+    fitted = LogisticRegression(max_iter=200).fit(x, y)
+    fresh = LogisticRegression()
+    fedseal_sklearn.load(fresh, fedseal_sklearn.arrays(fitted), classes=[0, 1])
+    np.testing.assert_array_equal(fresh.predict(x), fitted.predict(x))
+    assert [a.shape for a in fedseal_sklearn.zeros(30)] == [(1, 30), (1,)]
