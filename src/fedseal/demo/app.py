@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from fedseal.client.app import SiloContext
 from fedseal.simulation.data import load_hospitals, silo_names
+from fedseal.simulation.logreg import gradient_descent, loss_and_accuracy
 
 __all__ = ["DIM", "DemoApp", "make_app", "silo_names"]
 
@@ -78,7 +79,7 @@ class DemoApp:
         self, weights: Weights, config: Mapping[str, Any]
     ) -> tuple[Weights, int, Mapping[str, float]]:
         if self._trainer is None:
-            w = _gradient_descent(
+            w = gradient_descent(
                 weights, self.x, self.y,
                 epochs=int(config.get("local_epochs", 20)),
                 lr=float(config.get("lr", 0.5)),
@@ -96,31 +97,6 @@ class DemoApp:
             return 0.0, len(self.y), {}
         loss, accuracy = loss_and_accuracy(weights, self.x, self.y)
         return loss, len(self.y), {"accuracy": accuracy}
-
-
-def loss_and_accuracy(w: Weights, x: Weights, y: Weights) -> tuple[float, float]:
-    """Logistic loss and accuracy of the flat weights ``w`` on ``(x, y)``."""
-    z = x @ w[:FEATURES] + w[FEATURES]
-    p = 1.0 / (1.0 + np.exp(-z))
-    eps = 1e-12
-    loss = -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps))
-    return float(loss), float(np.mean((p > 0.5) == y))
-
-
-def _gradient_descent(
-    w: Weights, x: Weights, y: Weights, *, epochs: int = 20, lr: float = 0.5, mu: float = 0.0
-) -> Weights:
-    """Full-batch gradient descent; ``mu`` > 0 adds FedProx's ``μ/2·|w - w_global|²``."""
-    if not (1 <= epochs <= 1000 and np.isfinite(lr) and lr > 0 and np.isfinite(mu) and mu >= 0):
-        raise ValueError(f"round config out of range: epochs={epochs}, lr={lr}, mu={mu}")
-    anchor, w = w, w.copy()
-    for _ in range(epochs):
-        p = 1.0 / (1.0 + np.exp(-(x @ w[:FEATURES] + w[FEATURES])))
-        grad = p - y
-        prox = mu * (w - anchor)
-        w[:FEATURES] -= lr * (x.T @ grad / y.size + 1e-3 * w[:FEATURES] + prox[:FEATURES])
-        w[FEATURES] -= lr * (float(np.mean(grad)) + prox[FEATURES])
-    return w
 
 
 def make_app(context: SiloContext) -> DemoApp:

@@ -15,9 +15,10 @@ import numpy as np
 
 from fedseal.audit.verify import verify_log
 from fedseal.audit.witness import load_checkpoints
-from fedseal.demo.app import DIM, _gradient_descent, loss_and_accuracy
+from fedseal.demo.app import DIM
 from fedseal.secagg.identity import IdentityPublicKey
 from fedseal.simulation.data import load_hospitals
+from fedseal.simulation.logreg import gradient_descent, loss_and_accuracy
 
 __all__ = ["finish_demo", "plaintext_reference"]
 
@@ -27,7 +28,7 @@ def plaintext_reference(n_silos: int, rounds: int) -> float:
     silos, (x_test, y_test) = load_hospitals(n_silos)
     w = np.zeros(DIM)
     for _ in range(rounds):
-        total = sum(len(y) * (_gradient_descent(w, x, y) - w) for x, y in silos)
+        total = sum(len(y) * (gradient_descent(w, x, y) - w) for x, y in silos)
         w = w + total / sum(len(y) for _, y in silos)
     return loss_and_accuracy(w, x_test, y_test)[1]
 

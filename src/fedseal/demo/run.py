@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from fedseal.demo.app import DIM, loss_and_accuracy
+from fedseal.demo.app import DIM
 from fedseal.errors import ConfigError, FedsealError
 from fedseal.simulation.data import load_hospitals, silo_names
+from fedseal.simulation.logreg import loss_and_accuracy
 from fedseal.simulation.processes import SiloProcess, fedseal_command, free_port, spawn_silo
 
 __all__ = ["DemoOptions", "run_demo"]
