@@ -17,8 +17,8 @@ import pytest
 import fedseal
 
 PACKAGES = (
-    "audit", "bench", "client", "config", "demo", "deploy", "dp", "protocol", "secagg",
-    "server", "simulation",
+    "audit", "bench", "client", "config", "demo", "deploy", "dp", "protocol", "scaffold",
+    "secagg", "server", "simulation",
 )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "client": "fedseal.client.cli",
     "demo": "fedseal.demo.cli",
     "bench": "fedseal.bench.cli",
+    "new": "fedseal.scaffold.cli",
 }
 
 
