@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "demo": "fedseal.demo.cli",
     "bench": "fedseal.bench.cli",
     "new": "fedseal.scaffold.cli",
+    "model": "fedseal.server.model_cli",
 }
 
 

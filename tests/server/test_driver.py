@@ -232,3 +232,19 @@ def test_below_min_participants_it_keeps_waiting_and_names_the_missing_silos(
     waits = [r.getMessage() for r in caplog.records if "waiting for silos" in r.getMessage()]
     assert len(waits) >= 2 and all("missing: b, c" in w for w in waits)
     assert driver.state.last_round == 0  # no round id was spent
+
+
+def test_more_rounds_continue_from_the_saved_model_and_round_ids(tmp_path: Path) -> None:
+    """Issue 13: resuming and "more rounds" (raise rounds, restart) are what a restart does."""
+    first = _driver(tmp_path, rounds=1)
+    (one,), _ = _run(first, dict.fromkeys(SILOS, answer))
+    again = _driver(tmp_path, rounds=1)  # a finished deployment: nothing more to do
+    assert _run(again, dict.fromkeys(SILOS, answer))[0] == []
+    more = _driver(
+        tmp_path,
+        rounds=2,
+        strategy=FedAvg(again.state.load_model()),  # type: ignore[arg-type]
+    )
+    (two,), _ = _run(more, dict.fromkeys(SILOS, answer))
+    assert (one.round_id, two.round_id) == (1, 2) and more.state.completed == 2
+    np.testing.assert_allclose(more.strategy.weights, np.full(DIM, 0.4), atol=1e-4)

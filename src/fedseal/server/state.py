@@ -31,11 +31,12 @@ import numpy.typing as npt
 from fedseal.deploy.files import write_atomic
 from fedseal.errors import ConfigError
 
-__all__ = ["ServerState"]
+__all__ = ["MODELS", "ServerState"]
 
 _STATE = "server-state.json"
 _MODEL = "model.npy"
 _STRATEGY = "strategy-state.npz"
+MODELS = "models"  # per-round copies of the model, the newest ``keep_models`` kept
 _STAGED = ".next"  # suffix of a model (and strategy state) written but not yet committed
 
 
@@ -48,12 +49,18 @@ class ServerState:
         Directory of the coordinator's state.
     deployment_id : str
         A state directory belongs to one deployment; another id is a ``ConfigError``.
+    keep_models : int
+        Completed rounds whose model is also kept in ``models/round-NNNNNN.npy`` (the newest
+        ones; 0: none). ``fedseal model export`` reads them.
     """
 
-    def __init__(self, state_dir: str | os.PathLike[str], *, deployment_id: str) -> None:
+    def __init__(
+        self, state_dir: str | os.PathLike[str], *, deployment_id: str, keep_models: int = 5
+    ) -> None:
         self.dir = Path(state_dir)
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.deployment_id = deployment_id
+        self.keep_models = keep_models
         self.last_round = 0
         self.completed = 0
         self._strategy_round = 0
@@ -130,6 +137,18 @@ class ServerState:
         self.completed += 1
         self._strategy_round = self.completed if staged_state else 0
         self._write()
+        self._keep_checkpoint()
+
+    def _keep_checkpoint(self) -> None:
+        """Copy the committed model to ``models/round-<completed>.npy``; keep the newest few."""
+        if self.keep_models <= 0:
+            return
+        folder = self.dir / MODELS
+        folder.mkdir(mode=0o700, exist_ok=True)
+        write_atomic(folder / f"round-{self.completed:06d}.npy", (self.dir / _MODEL).read_bytes(),
+                     mode=0o600)  # fmt: skip
+        for old in sorted(folder.glob("round-*.npy"))[: -self.keep_models]:
+            old.unlink(missing_ok=True)
 
     def staged_model(self) -> str | None:
         """SHA-256 of a model staged but not committed (a crash in between), or None."""
