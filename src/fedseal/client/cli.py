@@ -18,9 +18,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--config", required=True, type=Path, help="silo.toml from fedseal provision")
     p.add_argument(
         "--app",
-        required=True,
         metavar="MODULE:FUNCTION",
-        help="function(context) returning an object with get_weights/fit/evaluate",
+        help="function(context) returning an object with get_weights/fit/evaluate "
+        "(default: factory in silo.toml's [app] table); looked up from silo.toml's folder first",
     )
     p.set_defaults(handler=_main)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +26,7 @@ from fedseal.client.budget import audit_budget_changes, check_privacy_plan
 from fedseal.client.grpc_client import GrpcSiloClient
 from fedseal.config import SiloConfig, load_silo_config
 from fedseal.deploy.keyfile import load_identity_key
+from fedseal.errors import ConfigError
 from fedseal.protocol.policy import ClientPolicy
 from fedseal.protocol.wire.channel import TransportLimits
 from fedseal.secagg.hazmat.randomness import SystemRandomSource
@@ -142,13 +144,41 @@ def make_client(
     )
 
 
+def app_for(config: SiloConfig, config_path: Path, app_spec: str | None) -> SiloApp:
+    """The silo's app: ``app_spec``, else ``[app] factory``, with ``[app]``'s settings.
+
+    The app's module is looked up from the folder of ``silo.toml`` and the current folder
+    first (a site keeps its app beside its config), then on the usual path.
+
+    Raises
+    ------
+    ConfigError
+        If neither names a factory, or the app cannot be loaded.
+    """
+    table = dict(config.app or {})
+    spec = app_spec or table.pop("factory", None)
+    table.pop("factory", None)
+    if not isinstance(spec, str):
+        raise ConfigError(
+            f"no app for silo {config.silo!r}: give --app module:function or set factory in "
+            f"the [app] table of {config_path}"
+        )
+    for folder in (str(Path.cwd()), str(config_path.resolve().parent)):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    state_dir = Path(config.state_dir)
+    context = SiloContext(config.silo, state_dir, config.dp.to_dp_config(), table)
+    return load_app(spec, context)
+
+
 def run_silo(
     config_path: str | os.PathLike[str],
-    app_spec: str,
+    app_spec: str | None,
     *,
     agent_type: Callable[..., SiloAgent] = SiloAgent,
 ) -> int:
-    """Run the silo described by ``config_path`` with the app ``module:function``.
+    """Run the silo described by ``config_path`` with the app ``module:function`` (None: the
+    ``[app] factory`` of its ``silo.toml``; see :func:`app_for`).
 
     ``agent_type`` replaces :class:`~fedseal.client.agent.SiloAgent` (the demo's fault
     injection subclasses it; see :mod:`fedseal.demo.faults`).
@@ -167,7 +197,7 @@ def run_silo(
     )
     state_dir = Path(config.state_dir)
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    app = load_app(app_spec, SiloContext(config.silo, state_dir, config.dp.to_dp_config()))
+    app = app_for(config, Path(config_path), app_spec)
     config.audit_log.parent.mkdir(parents=True, exist_ok=True)
     identity = load_identity_key(config.identity_key)
     with AuditLog(config.audit_log, party=config.silo, identity=identity) as audit:

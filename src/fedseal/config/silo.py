@@ -42,6 +42,23 @@ from fedseal.errors import ConfigError
 __all__ = ["SILO", "SiloConfig"]
 
 #: ``silo.toml``, in the order ``fedseal provision`` writes it.
+def _app_table(name: str, value: object) -> dict[str, object] | None:
+    """``[app]``: a flat table of strings, numbers and booleans; ``factory`` is module:function."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name} must be a table, got {value!r}")
+    for key, item in value.items():
+        if not isinstance(item, str | int | float | bool):
+            raise ConfigError(f"[{name}] {key} must be a string, number or boolean, got {item!r}")
+    factory = value.get("factory")
+    if factory is not None:
+        module, sep, function = str(factory).partition(":")
+        if not isinstance(factory, str) or not sep or not module or not function.isidentifier():
+            raise ConfigError(f"[{name}] factory must look like 'module:function', got {factory!r}")
+    return dict(value)
+
+
 SILO = Table(
     (
         DEPLOYMENT_ID,
@@ -103,6 +120,18 @@ SILO = Table(
             table=DP,
             build=DPSettings,
         ),
+        Option(
+            key="app",
+            kind=TABLE,
+            default=None,
+            check=_app_table,
+            comment=(
+                "the silo's app: factory = \"module:function\" (looked up from this file's\n"
+                "folder; `fedseal client --app` overrides it) and the app's own settings\n"
+                "(strings, numbers, booleans), passed to it as context.settings"
+            ),
+            write=False,
+        ),
         IDENTITIES,
     )
 )
@@ -133,6 +162,9 @@ class SiloConfig:
     state_dir, audit_log : Path
         This silo's durable state (privacy ledger, ...) and its audit log.
     dp : DPSettings
+    app : mapping of str to str, int, float or bool
+        The ``[app]`` table: ``factory`` (``module:function``, used when ``fedseal client`` is
+        given no ``--app``) and the app's own settings, passed as ``SiloContext.settings``.
     reconnect_max_s : float
         Cap of the reconnection back-off.
     chunk_bytes, max_message_bytes : int
@@ -185,6 +217,7 @@ class SiloConfig:
     state_dir: Path
     audit_log: Path
     dp: DPSettings = field(default_factory=DPSettings)
+    app: Mapping[str, object] | None = field(default=None, hash=False)
     reconnect_max_s: float = SILO.default("reconnect_max_s")
     chunk_bytes: int = SILO.default("chunk_bytes")
     max_message_bytes: int = SILO.default("max_message_bytes")
