@@ -27,7 +27,17 @@ def register(subparsers: Any) -> None:
     sub = audit.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
 
     p = sub.add_parser("verify", help="verify a log: hash chain, Merkle roots, signatures")
-    p.add_argument("log", metavar="LOG")
+    p.add_argument("log", metavar="LOG", nargs="?", help="the log (or use --deployment)")
+    p.add_argument(
+        "--deployment",
+        metavar="DIR",
+        help="verify every log of a provisioned deployment folder, keys and witnesses from it",
+    )
+    p.add_argument(
+        "--roster", metavar="TOML", help="server.toml: co-signers must be its [identities]"
+    )
+    p.add_argument("--quorum", type=int, metavar="N", help="co-signers per checkpoint (default t)")
+    p.add_argument("--strict", action="store_true", help="under-witnessed checkpoints fail")
     p.add_argument("--key", metavar="PUBKEY", help="pinned Ed25519 public key: hex or a file")
     p.add_argument(
         "--witness",
@@ -86,17 +96,93 @@ def _load_key(spec: str) -> IdentityPublicKey:
     return IdentityPublicKey(bytes.fromhex(text))
 
 
-def _verify(args: argparse.Namespace) -> int:
-    from fedseal.audit.verify import verify_log
-    from fedseal.audit.witness import load_checkpoints
+def _witnesses(paths: list[str]) -> tuple[list[Any], list[str]]:
+    from fedseal.audit.witness import read_witnesses
 
+    found: list[Any] = []
+    warnings: list[str] = []
+    for path in paths:
+        items, notes = read_witnesses(path)
+        found.extend(items)
+        warnings.extend(notes)
+    return found, warnings
+
+
+def _roster(path: str) -> tuple[Any, float, list[str]]:
+    import tomllib
+
+    from fedseal.audit.roster import parse_roster
+    from fedseal.errors import ConfigError
+
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"--roster {path}: cannot read a TOML file ({exc})") from None
+    roster, warnings = parse_roster(data.get("identities", {}))
+    corruption = data.get("corruption", 0.05)
+    ok = isinstance(corruption, int | float) and 0 <= corruption < 0.5
+    return roster, float(corruption) if ok else 0.05, warnings
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from fedseal.errors import ConfigError
+
+    if (args.log is None) == (args.deployment is None):
+        raise ConfigError("give either LOG or --deployment DIR")
     key = _load_key(args.key) if args.key else None
-    witnesses = [cp for path in args.witness for cp in load_checkpoints(path)]
-    report = verify_log(args.log, key=key, witnesses=witnesses)
-    for warning in report.warnings:
+    witnesses, warnings = _witnesses(args.witness)
+    if args.deployment:
+        return _verify_deployment(args, key, witnesses, warnings)
+    from fedseal.audit.roster import default_quorum
+    from fedseal.audit.verify import verify_log
+
+    roster, quorum = None, args.quorum
+    if args.roster:
+        roster, corruption, notes = _roster(args.roster)
+        warnings.extend(notes)
+        quorum = default_quorum(len(roster), corruption) if quorum is None else quorum
+    report = verify_log(
+        args.log, key=key, witnesses=witnesses, roster=roster, quorum=quorum, strict=args.strict
+    )
+    for warning in [*warnings, *report.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
     print(report.summary())
     return report.exit_status
+
+
+def _verify_deployment(
+    args: argparse.Namespace, key: Any, witnesses: list[Any], warnings: list[str]
+) -> int:
+    from fedseal.audit.deployment import verify_deployment
+
+    results, notes = verify_deployment(
+        args.deployment,
+        quorum=args.quorum,
+        strict=args.strict,
+        key=key,
+        extra_witnesses=witnesses,
+    )
+    for warning in [*warnings, *notes]:
+        print(f"warning: {warning}", file=sys.stderr)
+    status = 0
+    for result in results:
+        for warning in result.warnings:
+            print(f"warning: {result.party}: {warning}", file=sys.stderr)
+        report = result.report
+        if report is None:
+            print(f"{result.party}: {result.path}: not checked (missing)")
+            continue
+        for warning in report.warnings:
+            print(f"warning: {result.party}: {warning}", file=sys.stderr)
+        lines = report.summary().splitlines()
+        if report.quorum is not None:
+            signed = report.checkpoints_valid - len(report.under_witnessed)
+            quorum = f"co-signed by quorum {report.quorum}"
+            lines[-1] += f", {signed}/{report.checkpoints_valid} {quorum}"
+        verdict = "OK" if report.ok else "INVALID"
+        print(f"{result.party}: {verdict}: {result.path}: " + "; ".join(lines))
+        status = max(status, report.exit_status)
+    return status
 
 
 def _selected(args: argparse.Namespace) -> list[Any]:

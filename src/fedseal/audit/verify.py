@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,9 @@ from fedseal.audit.canonical import loads as canonical_loads
 from fedseal.audit.checkpoint import Checkpoint
 from fedseal.audit.entry import ZERO_HASH, Entry, parse_entry
 from fedseal.audit.events import CHECKPOINT, CHECKPOINT_COSIGNED
+from fedseal.audit.gossip import Witnessed, compare, select
 from fedseal.audit.merkle import CompactRange, leaf_hash
+from fedseal.audit.roster import under_witnessed
 from fedseal.errors import AuditIntegrityError, AuthenticationError, ConfigError
 from fedseal.secagg.identity import IdentityPublicKey
 
@@ -54,6 +56,8 @@ class VerifyReport:
     torn_reason: str = ""
     problem: Problem | None = None
     warnings: list[str] = field(default_factory=list)
+    under_witnessed: list[tuple[int, int]] = field(default_factory=list)
+    quorum: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -114,18 +118,25 @@ def split_lines(data: bytes) -> tuple[list[bytes], bytes, str]:
     return lines, b"", ""
 
 
-def _prev_of(line: bytes) -> object:
+def _prev_of(line: bytes, name: str = "prev") -> str | None:
     try:
         obj = canonical_loads(line)
     except ValueError:
         return None
-    return obj.get("prev") if isinstance(obj, dict) else None
+    value = obj.get(name) if isinstance(obj, dict) else None
+    return value if isinstance(value, str) else None
 
 
 class _Scan:
-    def __init__(self, lines: list[bytes], key: IdentityPublicKey | None) -> None:
-        self.lines, self.key = lines, key
+    def __init__(
+        self,
+        lines: list[bytes],
+        key: IdentityPublicKey | None,
+        roster: Mapping[IdentityPublicKey, str] | None = None,
+    ) -> None:
+        self.lines, self.key, self.roster = lines, key, roster
         self.report, self.state = VerifyReport(entries=len(lines)), LogState()
+        self.cosigners: dict[int, set[IdentityPublicKey]] = {}
 
     def fail(self, seq: int, reason: str) -> None:
         self.report.problem = Problem(seq, seq + 1, reason)
@@ -183,14 +194,18 @@ class _Scan:
             return reason
         if entry.event == CHECKPOINT_COSIGNED:
             d = entry.details
-            cp = self.state.checkpoints.get(d.get("checkpoint_seq"))  # type: ignore[arg-type]
+            target = d.get("checkpoint_seq")
+            cp = self.state.checkpoints.get(target) if isinstance(target, int) else None
             if cp is None:
                 return "co-signature refers to no earlier checkpoint entry"
             try:
                 witness = IdentityPublicKey(bytes.fromhex(str(d.get("witness"))))
                 cp.verify_cosignature(witness, bytes.fromhex(str(d.get("signature"))))
-            except (ValueError, AuthenticationError):
+            except (ValueError, ConfigError, AuthenticationError):
                 return "co-signature does not verify"
+            if self.roster is not None and witness not in self.roster:
+                return f"co-signature by key {witness.fingerprint()}, which is not in the roster"
+            self.cosigners.setdefault(cp.size, set()).add(witness)
             self.report.cosignatures += 1
         return None
 
@@ -219,43 +234,20 @@ class _Scan:
         return None
 
 
-def _witness_key(
-    lines: Sequence[bytes], witnesses: Sequence[Checkpoint], key: IdentityPublicKey | None
-) -> tuple[list[Checkpoint], IdentityPublicKey | None, list[str]]:
-    """The witnessed checkpoints of this log's party that verify, and the key they imply."""
-    party = None
-    if lines:
-        try:
-            party = canonical_loads(lines[0]).get("party")
-        except (ValueError, AttributeError):
-            party = None
-    good, warnings = [], []
-    for cp in witnesses:
-        if party is not None and cp.party != party:
-            continue
-        try:
-            cp.verify(key)
-        except AuthenticationError:
-            warnings.append(f"ignored witnessed checkpoint of size {cp.size}: bad signature")
-            continue
-        good.append(cp)
-    signers = {cp.signer for cp in good}
-    implied = key or (signers.pop() if len(signers) == 1 else None)
-    if key is None and len(signers) > 1:
-        warnings.append("witnessed checkpoints carry several signer keys; pass --key")
-    return sorted(good, key=lambda c: c.size), implied, warnings
-
-
 def verify_bytes(
     data: bytes,
     *,
     key: IdentityPublicKey | None = None,
-    witnesses: Sequence[Checkpoint] = (),
+    witnesses: Sequence[Checkpoint | Witnessed] = (),
+    roster: Mapping[str, IdentityPublicKey] | None = None,
+    quorum: int | None = None,
+    strict: bool = False,
 ) -> tuple[VerifyReport, LogState]:
     """Verify the contents of a log file; see :func:`fedseal.audit.verify_log` for the API."""
     lines, tail, torn_reason = split_lines(data)
-    checked, implied, warnings = _witness_key(lines, witnesses, key)
-    scan = _Scan(lines, implied)
+    kept, implied, warnings = select(witnesses, _prev_of(lines[0], "party") if lines else None, key)
+    by_key = None if roster is None else {k: name for name, k in roster.items()}
+    scan = _Scan(lines, implied, by_key)
     scan.report.warnings.extend(warnings)
     scan.run()
     report, state = scan.report, scan.state
@@ -263,31 +255,36 @@ def verify_bytes(
     if implied is None and report.checkpoints:
         report.warnings.append("no pinned key: checkpoints checked only against the log's own key")
     limit = report.problem.seq if report.problem else report.valid
-    for cp in checked:
-        if cp.size >= limit:
-            if report.problem is None:
-                scan.fail(
-                    limit,
-                    f"log ends before seq {cp.size}, which a witness saw as a checkpoint "
-                    f"({cp.time}): truncated",
-                )
-            break
-        mine = state.checkpoints.get(cp.size)
-        if mine is None or mine.root != cp.root:
-            scan.fail(cp.size, "differs from the checkpoint a witness co-signed: rewritten")
-            break
-        if mine.signature != cp.signature or mine.signer != cp.signer:
-            scan.fail(cp.size, "checkpoint re-signed: a witness co-signed a different signature")
-            break
-        report.witnessed += 1
+    report.witnessed, contradiction = compare(kept, state.checkpoints, limit)
+    if contradiction and (report.problem is None or contradiction[0] < report.problem.seq):
+        scan.fail(*contradiction)
+    if roster is not None:
+        _check_quorum(scan, len(roster) if quorum is None else quorum, strict)
     return report, state
+
+
+def _check_quorum(scan: _Scan, quorum: int, strict: bool) -> None:
+    report = scan.report
+    report.quorum = quorum
+    limit = report.problem.seq if report.problem else report.valid
+    valid = [seq for seq in scan.state.checkpoints if seq < limit]
+    report.under_witnessed = under_witnessed(valid, scan.cosigners, quorum)
+    for seq, count in report.under_witnessed:
+        reason = f"checkpoint co-signed by {count} roster silo(s), quorum {quorum}: under-witnessed"
+        if strict and report.problem is None:
+            scan.fail(seq, reason)
+        elif not strict:
+            report.warnings.append(f"seq {seq}: {reason}")
 
 
 def verify_log(
     path: str | os.PathLike[str],
     *,
     key: IdentityPublicKey | None = None,
-    witnesses: Sequence[Checkpoint] = (),
+    witnesses: Sequence[Checkpoint | Witnessed] = (),
+    roster: Mapping[str, IdentityPublicKey] | None = None,
+    quorum: int | None = None,
+    strict: bool = False,
 ) -> VerifyReport:
     """Verify an audit log file.
 
@@ -298,8 +295,18 @@ def verify_log(
     key
         The party's pinned identity public key; every checkpoint must be signed by it.
     witnesses
-        Checkpoints a witness co-signed (``load_checkpoints(file)``); each of this party's
-        must appear unchanged in the log.
+        Checkpoints a witness co-signed (``load_checkpoints(file)``, or
+        :class:`~fedseal.audit.gossip.Witnessed` to name their source); each of this party's
+        must appear unchanged in the log. Every one ignored is named in ``report.warnings``.
+    roster
+        Silo name -> identity key. If given, a co-signature by a key outside it is an error,
+        and checkpoints with fewer than ``quorum`` distinct roster co-signers are listed in
+        ``report.under_witnessed`` (and warned about).
+    quorum
+        Co-signers each checkpoint needs (default: every roster silo; the CLI passes the
+        deployment's threshold ``t``, :func:`fedseal.audit.roster.default_quorum`).
+    strict
+        Make an under-witnessed checkpoint an integrity problem instead of a warning.
 
     Returns
     -------
@@ -320,4 +327,6 @@ def verify_log(
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read audit log {path}: {exc.strerror}") from None
-    return verify_bytes(data, key=key, witnesses=witnesses)[0]
+    return verify_bytes(
+        data, key=key, witnesses=witnesses, roster=roster, quorum=quorum, strict=strict
+    )[0]

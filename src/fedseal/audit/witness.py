@@ -16,9 +16,10 @@ from fedseal.audit.canonical import canonical_bytes
 from fedseal.audit.canonical import loads as canonical_loads
 from fedseal.audit.checkpoint import Checkpoint
 from fedseal.audit.events import CHECKPOINT
+from fedseal.audit.gossip import Witnessed
 from fedseal.errors import AuditIntegrityError, ConfigError, ProtocolViolation
 
-__all__ = ["WitnessStore", "load_checkpoints"]
+__all__ = ["WitnessStore", "load_checkpoints", "read_witnesses"]
 
 
 def _checkpoint_from_entry(obj: dict[str, object]) -> Checkpoint:
@@ -34,35 +35,64 @@ def _checkpoint_from_entry(obj: dict[str, object]) -> Checkpoint:
 def load_checkpoints(path: str | os.PathLike[str]) -> list[Checkpoint]:
     """Read checkpoints from a witness store *or* from an audit log (its checkpoint entries).
 
-    Lines that are not complete JSON objects (for example a torn last line) are skipped.
-    Signatures are not verified here; the verifier does that.
+    Lines that are not checkpoints (for example a torn last line) are skipped; use
+    :func:`read_witnesses` to be told about each. Signatures are not verified here.
 
     Raises
     ------
     ConfigError
         If the file cannot be read.
     """
+    return [w.checkpoint for w in read_witnesses(path)[0]]
+
+
+def read_witnesses(
+    path: str | os.PathLike[str], source: str | None = None
+) -> tuple[list[Witnessed], list[str]]:
+    """Read a witness store or an audit log, with one warning per line ignored.
+
+    Parameters
+    ----------
+    path
+        The file.
+    source
+        How to name it in reports (default: the path).
+
+    Returns
+    -------
+    tuple
+        ``(checkpoints with their source, warnings)``. A file holding no checkpoint at all
+        also gets a warning.
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read.
+    """
+    name = source or str(path)
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read witness file {path}: {exc.strerror}") from None
-    out: list[Checkpoint] = []
-    for raw in data.split(b"\n"):
+    out: list[Witnessed] = []
+    warnings: list[str] = []
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    for number, raw in enumerate(lines, 1):
         try:
             obj = canonical_loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(obj, dict):
-            continue
-        try:
-            if "event" in obj:
-                if obj["event"] == CHECKPOINT:
-                    out.append(_checkpoint_from_entry(obj))
-            else:
-                out.append(Checkpoint.from_record(obj))
-        except (AuditIntegrityError, ConfigError):
-            continue
-    return out
+            if not isinstance(obj, dict):
+                raise AuditIntegrityError("not a JSON object")
+            if "event" not in obj:
+                out.append(Witnessed(Checkpoint.from_record(obj), name))
+            elif obj["event"] == CHECKPOINT:
+                out.append(Witnessed(_checkpoint_from_entry(obj), name))
+        except (ValueError, AuditIntegrityError, ConfigError) as exc:
+            warnings.append(f"{name} line {number} ignored: not a checkpoint ({exc})")
+    if not out:
+        warnings.append(f"{name} holds no checkpoint")
+    return out, warnings
 
 
 class WitnessStore:
