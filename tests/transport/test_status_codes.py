@@ -107,3 +107,29 @@ def test_after_an_oversized_message_the_reassembler_stays_broken() -> None:
         reassembler.add(encode_frame(1, 0, 1, bytes(11)))
     with pytest.raises(ProtocolViolation, match="already"):
         reassembler.add(encode_frame(2, 0, 1, b"y"))
+
+
+def test_a_silo_that_does_not_read_is_cut_off_not_buffered() -> None:
+    """Issue 15: the server's per-silo outbox is bounded in bytes (2 * max_message_bytes)."""
+    import numpy as np
+
+    from fedseal.protocol import control as c
+    from fedseal.protocol.wire.channel import TransportLimits
+    from fedseal.secagg.quantize import QuantizationSpec
+    from fedseal.server.grpc_server import _StreamLink
+
+    limits = TransportLimits(chunk_bytes=64 * 1024, max_message_bytes=1 << 20)
+    link = _StreamLink(limits)
+    spec = QuantizationSpec(clip=1.0, max_silos=2)
+    request = c.TrainRequest("dep", 1, np.zeros(50_000), "masking", spec)  # ~400 KB
+    sent = 0
+    while link.status is None and sent < 20:
+        link.send(request)
+        sent += 1
+    assert link.status is not None and link.status[0] is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "not reading its stream" in link.status[1]
+    assert link.queued <= link.max_queued == 2 << 20
+    assert 4 <= sent <= 6  # ~400 KB each: cut off once 2 MiB would be exceeded
+    frames = link.outbox.qsize()
+    link.send(request)  # closed: nothing more is queued
+    assert link.outbox.qsize() == frames

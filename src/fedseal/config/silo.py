@@ -41,7 +41,7 @@ from fedseal.errors import ConfigError
 
 __all__ = ["SILO", "SiloConfig"]
 
-#: ``silo.toml``, in the order ``fedseal provision`` writes it.
+
 def _app_table(name: str, value: object) -> dict[str, object] | None:
     """``[app]``: a flat table of strings, numbers and booleans; ``factory`` is module:function."""
     if value is None:
@@ -59,6 +59,7 @@ def _app_table(name: str, value: object) -> dict[str, object] | None:
     return dict(value)
 
 
+#: ``silo.toml``, in the order ``fedseal provision`` writes it.
 SILO = Table(
     (
         DEPLOYMENT_ID,

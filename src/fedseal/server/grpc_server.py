@@ -61,7 +61,12 @@ def status_for(exc: BaseException) -> grpc.StatusCode:
 
 
 class _StreamLink:
-    """One silo's open stream: an outbox of encoded frames written by the handler."""
+    """One silo's open stream: an outbox of encoded frames written by the handler.
+
+    The outbox is bounded in bytes (``2 * max_message_bytes``): a silo that stops reading its
+    stream is cut off (``RESOURCE_EXHAUSTED``) and becomes a dropout, instead of making the
+    server buffer every later message for it.
+    """
 
     def __init__(self, limits: TransportLimits) -> None:
         self._limits = limits
@@ -70,14 +75,26 @@ class _StreamLink:
         self._next_id = 0
         self.bytes_down = 0
         self.bytes_up = 0
+        self.queued = 0  # bytes in the outbox, not yet written to the stream
+        self.max_queued = 2 * limits.max_message_bytes
 
     def send(self, message: c.ToSilo) -> None:
+        if self.status is not None:
+            return  # closed: nothing more is queued for this stream
         payload = encode_to_silo(message)
+        if self.queued + len(payload) > self.max_queued:
+            self.status = (
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"the silo is not reading its stream ({self.queued} bytes waiting)",
+            )
+            self.outbox.put_nowait(None)
+            return
         self._next_id += 1
         for frame in split_frames(
             payload, message_id=self._next_id, chunk_size=self._limits.chunk_bytes
         ):
             self.bytes_down += len(frame)
+            self.queued += len(frame)
             self.outbox.put_nowait(frame)
 
     def close(self, reason: str) -> None:
@@ -190,6 +207,7 @@ class GrpcCoordinator:
                 if frame is None:
                     break
                 await context.write(frame)
+                link.queued -= len(frame)
         except (asyncio.CancelledError, grpc.aio.AioRpcError):
             pass
         finally:
