@@ -133,3 +133,33 @@ def test_a_silo_that_does_not_read_is_cut_off_not_buffered() -> None:
     frames = link.outbox.qsize()
     link.send(request)  # closed: nothing more is queued
     assert link.outbox.qsize() == frames
+
+
+def test_a_broadcast_is_encoded_once_and_framed_lazily() -> None:
+    """Issue 15: the round's request is one payload shared by every silo's outbox (O(d))."""
+    import numpy as np
+
+    from fedseal.protocol import control as c
+    from fedseal.protocol.wire.channel import TransportLimits
+    from fedseal.protocol.wire.framing import Reassembler, split_frames
+    from fedseal.protocol.wire.serde import decode_to_silo
+    from fedseal.secagg.quantize import QuantizationSpec
+    from fedseal.server.grpc_server import _SharedEncoder, _StreamLink
+
+    limits = TransportLimits(chunk_bytes=4096, max_message_bytes=1 << 22)
+    encode = _SharedEncoder()
+    links = [_StreamLink(limits, encode) for _ in range(3)]
+    request = c.TrainRequest(
+        "dep", 1, np.arange(3000.0), "masking", QuantizationSpec(clip=1.0, max_silos=2)
+    )
+    for link in links:
+        link.send(request)
+    payloads = [link.outbox.get_nowait() for link in links]
+    assert payloads[0] is not None and all(p is not None for p in payloads)
+    assert payloads[1][1] is payloads[0][1] and payloads[2][1] is payloads[0][1]  # type: ignore[index]
+    message_id, payload = payloads[0]  # type: ignore[misc]
+    frames = list(links[0].frames(message_id, payload))
+    assert frames == split_frames(payload, message_id=message_id, chunk_size=4096)
+    assembler = Reassembler(max_message_bytes=1 << 22)
+    out = [assembler.add(f) for f in frames][-1]
+    assert out is not None and decode_to_silo(out) == request

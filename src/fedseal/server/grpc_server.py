@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -22,7 +23,7 @@ import grpc.aio
 from fedseal.errors import ConfigError, MessageTooLarge, ProtocolViolation
 from fedseal.protocol import control as c
 from fedseal.protocol.wire.channel import SERVICE, TransportLimits, channel_options
-from fedseal.protocol.wire.framing import Reassembler, split_frames
+from fedseal.protocol.wire.framing import Reassembler, encode_frame
 from fedseal.protocol.wire.serde import decode_to_server, encode_to_silo
 from fedseal.server.driver import RoundDriver
 
@@ -60,28 +61,52 @@ def status_for(exc: BaseException) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-class _StreamLink:
-    """One silo's open stream: an outbox of encoded frames written by the handler.
+class _SharedEncoder:
+    """Encodes each message once, however many silos it goes to (the round's broadcast).
 
-    The outbox is bounded in bytes (``2 * max_message_bytes``): a silo that stops reading its
-    stream is cut off (``RESOURCE_EXHAUSTED``) and becomes a dropout, instead of making the
-    server buffer every later message for it.
+    The driver hands the same ``TrainRequest`` (or ``CheckpointRequest``) object to every link;
+    the payload is encoded for the first and shared by the others, so the server holds one copy
+    of the model per round rather than one per silo.
     """
 
-    def __init__(self, limits: TransportLimits) -> None:
+    def __init__(self) -> None:
+        self._last: tuple[object, bytes] | None = None
+
+    def __call__(self, message: c.ToSilo) -> bytes:
+        if self._last is not None and self._last[0] is message:
+            return self._last[1]
+        payload = encode_to_silo(message)
+        self._last = (message, payload)
+        return payload
+
+
+class _StreamLink:
+    """One silo's open stream: an outbox of encoded messages, cut into frames as written.
+
+    Frames are made one at a time by the writer (:meth:`frames`), so a queued message costs
+    its shared payload, not a copy per silo. The outbox is bounded in bytes
+    (``2 * max_message_bytes``): a silo that stops reading its stream is cut off
+    (``RESOURCE_EXHAUSTED``) and becomes a dropout, instead of making the server buffer every
+    later message for it.
+    """
+
+    def __init__(
+        self, limits: TransportLimits, encode: Callable[[c.ToSilo], bytes] = encode_to_silo
+    ) -> None:
         self._limits = limits
-        self.outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._encode = encode
+        self.outbox: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
         self.status: tuple[grpc.StatusCode, str] | None = None
         self._next_id = 0
         self.bytes_down = 0
         self.bytes_up = 0
-        self.queued = 0  # bytes in the outbox, not yet written to the stream
+        self.queued = 0  # payload bytes in the outbox, not yet written to the stream
         self.max_queued = 2 * limits.max_message_bytes
 
     def send(self, message: c.ToSilo) -> None:
         if self.status is not None:
             return  # closed: nothing more is queued for this stream
-        payload = encode_to_silo(message)
+        payload = self._encode(message)
         if self.queued + len(payload) > self.max_queued:
             self.status = (
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -90,12 +115,17 @@ class _StreamLink:
             self.outbox.put_nowait(None)
             return
         self._next_id += 1
-        for frame in split_frames(
-            payload, message_id=self._next_id, chunk_size=self._limits.chunk_bytes
-        ):
+        self.queued += len(payload)
+        self.outbox.put_nowait((self._next_id, payload))
+
+    def frames(self, message_id: int, payload: bytes) -> Iterator[bytes]:
+        """The frames of one queued message, made one by one (``split_frames`` lazily)."""
+        size = self._limits.chunk_bytes
+        total = max(1, -(-len(payload) // size))
+        for i in range(total):
+            frame = encode_frame(message_id, i, total, payload[i * size : (i + 1) * size])
             self.bytes_down += len(frame)
-            self.queued += len(frame)
-            self.outbox.put_nowait(frame)
+            yield frame
 
     def close(self, reason: str) -> None:
         if self.status is None:
@@ -135,6 +165,7 @@ class GrpcCoordinator:
         self._server: grpc.aio.Server | None = None
         self.port = 0
         self.bytes_up: dict[str, int] = {}
+        self._encode = _SharedEncoder()
         self.bytes_down: dict[str, int] = {}
 
     async def start(self) -> int:
@@ -197,17 +228,19 @@ class GrpcCoordinator:
                 "with this silo's identity (the same silo.toml and keys)?",
             )
             return
-        link = _StreamLink(self._limits)
+        link = _StreamLink(self._limits, self._encode)
         log.info("silo %s connected from %s", silo, context.peer())
         self.driver.connected(silo, link)
         reader = asyncio.create_task(self._read(silo, requests, link))
         try:
             while True:
-                frame = await link.outbox.get()
-                if frame is None:
+                item = await link.outbox.get()
+                if item is None:
                     break
-                await context.write(frame)
-                link.queued -= len(frame)
+                message_id, payload = item
+                for frame in link.frames(message_id, payload):
+                    await context.write(frame)
+                link.queued -= len(payload)
         except (asyncio.CancelledError, grpc.aio.AioRpcError):
             pass
         finally:
