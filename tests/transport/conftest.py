@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from fedseal.audit.log import AuditLog
 from fedseal.client.agent import SiloAgent
 from fedseal.client.run import make_client
 from fedseal.config import ServerConfig, SiloConfig, load_server_config, load_silo_config
@@ -174,9 +175,10 @@ class SiloThread:
         *,
         agent_type: Callable[..., SiloAgent] = SiloAgent,
         give_up_after_s: float = 20.0,
+        audit: AuditLog | None = None,
     ) -> None:
         self.client = make_client(
-            dep.silos[name], dep.apps[name], audit=None, agent_type=agent_type,
+            dep.silos[name], dep.apps[name], audit=audit, agent_type=agent_type,
             give_up_after_s=give_up_after_s,
         )  # fmt: skip
         self.status: int | None = None

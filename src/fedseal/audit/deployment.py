@@ -3,8 +3,10 @@
 Reads ``server/server.toml`` and each ``silos/<name>/silo.toml`` with :mod:`tomllib` only
 (``fedseal.audit`` must not import ``fedseal.config``): the roster is ``[identities]`` of
 ``server.toml``; the server's key is pinned to the ``server_identity`` the silos pinned; each
-silo's witness store is ``<silo state_dir>/witnessed-checkpoints.jsonl``. A silo folder that is
-not on this machine is a warning, not an error.
+silo's witness store is ``<silo state_dir>/witnessed-checkpoints.jsonl``; each silo's own log
+is checked against the checkpoints of it the server keeps (``<server state_dir>/silo-witness/
+<silo>.jsonl``, sent with the silo's co-signatures), so a silo log truncated or emptied after a
+round is detected. A silo folder that is not on this machine is a warning, not an error.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from fedseal.secagg.identity import IdentityPublicKey
 __all__ = ["LogResult", "verify_deployment"]
 
 WITNESS_STORE = "witnessed-checkpoints.jsonl"
+#: Under the server's ``state_dir``: the silos' own checkpoints it keeps, one store per silo
+#: (``fedseal.server.driver.SILO_WITNESS``; audit may not import the server).
+SILO_WITNESS = "silo-witness"
 
 
 @dataclass(slots=True)
@@ -140,6 +145,17 @@ def verify_deployment(
             strict=strict,
         )
     ]
+    # What the server keeps of each silo's own checkpoints (sent with its co-signatures): a
+    # silo log truncated or emptied after a checkpoint it sent no longer contains it.
+    held = _path(server_dir, server.get("state_dir"), "state") / SILO_WITNESS
     for name, path in silo_logs:
-        results.append(_verify(name, path, [], key=roster[name]))
+        kept: list[Witnessed] = []
+        store = held / f"{name}.jsonl"
+        if store.exists():
+            try:
+                kept, notes = read_witnesses(store, f"the server's witness store of {name}")
+                warnings.extend(notes)
+            except ConfigError as exc:
+                warnings.append(f"silo {name}: {exc}")
+        results.append(_verify(name, path, [], key=roster[name], witnesses=kept))
     return results, warnings

@@ -242,12 +242,18 @@ class CheckpointRequest:
 
 @dataclass(frozen=True)
 class CheckpointCosign:
-    """C -> S: the silo's Ed25519 co-signature over the checkpoint it was sent."""
+    """C -> S: the silo's Ed25519 co-signature over the checkpoint it was sent.
+
+    ``silo_checkpoint`` is the silo's own signed audit checkpoint (canonical record bytes), taken
+    at the same moment: the server keeps it as a witness of the silo's log, so that a silo log
+    truncated or emptied later no longer verifies against the deployment's witness material.
+    """
 
     deployment_id: str
     round_id: int
     sender: str
     signature: bytes
+    silo_checkpoint: bytes = b""
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,9 @@ def _nested_codec(cls: type[Any], repeated: bool) -> Codec:
     return encode, decode
 
 
+#: Largest silo checkpoint record accepted (a record is about 400 bytes).
+MAX_CHECKPOINT_BYTES = 4096
+
 #: Dataclass field name -> codec; every other field is a scalar copied as it is.
 _CODECS: dict[str, Codec] = {
     "round_id": ROUND_ID,
@@ -151,6 +154,7 @@ _CODECS: dict[str, Codec] = {
 _MESSAGE_CODECS: dict[tuple[type[Any], str], Codec] = {
     (m.ShareKeys, "signature"): fixed_bytes_codec(_SIGNATURE_SIZE),
     (c.PaillierInput, "proof"): bounded_bytes_codec(1, MAX_PROOF_BYTES),
+    (c.CheckpointCosign, "silo_checkpoint"): bounded_bytes_codec(0, MAX_CHECKPOINT_BYTES),
 }
 
 

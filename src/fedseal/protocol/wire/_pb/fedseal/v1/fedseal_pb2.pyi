@@ -319,16 +319,18 @@ class CheckpointRequest(_message.Message):
     def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., checkpoint: _Optional[bytes] = ...) -> None: ...
 
 class CheckpointCosign(_message.Message):
-    __slots__ = ("deployment_id", "round_id", "sender", "signature")
+    __slots__ = ("deployment_id", "round_id", "sender", "signature", "silo_checkpoint")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     ROUND_ID_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SILO_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     deployment_id: str
     round_id: int
     sender: str
     signature: bytes
-    def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., sender: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    silo_checkpoint: bytes
+    def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., sender: _Optional[str] = ..., signature: _Optional[bytes] = ..., silo_checkpoint: _Optional[bytes] = ...) -> None: ...
 
 class Finish(_message.Message):
     __slots__ = ("deployment_id", "reason")
