@@ -8,7 +8,8 @@ HTML report reads these; extra keys are fine):
 ==================== ===========================================================================
 event                details
 ==================== ===========================================================================
-party_started        ``role``, ``version``, ``config_sha256``
+party_started        ``role``, ``version``, ``config_sha256``; the server's also ``roster_sha256``,
+                     ``silos`` and ``revoked`` (names only)
 party_authenticated  ``peer``, ``peer_fingerprint``
 round_started        ``n``, ``t``, ``k``, ``bits``, ``graph``, ``dp`` (object), ``participants``
 keys_advertised      ``silo``, ``count``
@@ -26,7 +27,9 @@ dp_budget_refused    ``silo``, ``epsilon_requested``, ``epsilon_budget``
 dp_plan              ``silo``, ``rounds_affordable``, ``rounds_limit``, ``noise_multiplier``,
                      ``sample_rate``, ``steps``, ``epsilon_spent``, ``epsilon_budget``, ``delta``,
                      ``accountant`` (at silo start; outcome ``refused`` if no round fits)
-config_changed       ``setting``, ``old``, ``new`` (never a secret value), ``silo``
+config_changed       ``setting``, ``old``, ``new`` (never a secret value), ``silo``; for
+                     ``setting = "roster"`` (server start): ``added``, ``removed``,
+                     ``revoked``, ``unrevoked``
 provisioning         ``action``, ``subject``, ``cert_fingerprint``
 ==================== ===========================================================================
 

@@ -36,6 +36,7 @@ from fedseal.secagg.identity import IdentityPublicKey
 from fedseal.secagg.quantize import QuantizationSpec
 from fedseal.server.driver import DriverConfig, RoundDriver, RoundSummary, summary_line
 from fedseal.server.grpc_server import GrpcCoordinator
+from fedseal.server.roster_audit import last_roster, roster_change, roster_details
 from fedseal.server.state import ServerState
 from fedseal.server.strategy import METRIC_NAMES, build_strategy
 
@@ -169,6 +170,8 @@ async def serve(
         if on_round is not None:
             on_round(summary)
 
+    roster = roster_details(config.identities, config.revoked)
+    previous = last_roster(config.audit_log)
     with AuditLog(config.audit_log, party="server", identity=identity) as audit:
         audit.append(
             ev.PARTY_STARTED,
@@ -176,9 +179,14 @@ async def serve(
                 "role": "server",
                 "aggregation": config.aggregation,
                 "silos_count": len(admitted),
+                **roster,
                 **({"staged_model": reconciled} if reconciled else {}),
             },
         )
+        change = roster_change(previous, roster)
+        if change:  # provisioned elsewhere: the live log records it before any round
+            log.warning("the roster changed since the last start: %s", change)
+            audit.append(ev.CONFIG_CHANGED, details=change)
         driver = RoundDriver(
             settings,
             directory=directory,
