@@ -3,6 +3,12 @@
 Imports only the standard library at import time (handlers import the rest), so that
 ``fedseal --help`` stays fast. Exit status of ``verify``: 0 if the log verifies, 1 if an entry
 does not (the first bad ``seq`` and why are printed), 3 if only a torn last line is wrong.
+
+``show``, ``export`` and ``report`` verify first, with the same ``--key`` and ``--witness``.
+If the log does not verify they print ``UNVERIFIED from seq N: <reason>`` to standard error,
+mark every entry from seq N on as unverified (``show``: an ``UNVERIFIED`` prefix; ``export``: a
+``verified`` column, or ``"verified": false`` in JSON Lines; ``report``: marked cells), and exit
+with status 1. A torn last line alone is a warning (exit 0): every complete entry verified.
 """
 
 from __future__ import annotations
@@ -38,6 +44,36 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--quorum", type=int, metavar="N", help="co-signers per checkpoint (default t)")
     p.add_argument("--strict", action="store_true", help="under-witnessed checkpoints fail")
+    _add_pinning(p)
+    p.set_defaults(handler=_verify)
+
+    p = sub.add_parser("show", help="verify, then print entries as an aligned table")
+    p.add_argument("log", metavar="LOG")
+    _add_filters(p)
+    _add_pinning(p)
+    p.set_defaults(handler=_show)
+
+    p = sub.add_parser("export", help="verify, then export entries as CSV or JSON Lines")
+    p.add_argument("log", metavar="LOG")
+    p.add_argument("--format", choices=("csv", "jsonl"), required=True)
+    p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    _add_filters(p)
+    _add_pinning(p)
+    p.set_defaults(handler=_export)
+
+    p = sub.add_parser("report", help="verify, then write an HTML compliance trail")
+    p.add_argument("logs", metavar="LOG", nargs="+")
+    p.add_argument("--out", metavar="DIR", required=True)
+    _add_pinning(p)
+    p.set_defaults(handler=_report)
+
+    p = sub.add_parser("repair", help="cut a torn last line and record the repair")
+    p.add_argument("log", metavar="LOG")
+    p.add_argument("--party", help="the log's party, if no complete entry survives")
+    p.set_defaults(handler=_repair)
+
+
+def _add_pinning(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", metavar="PUBKEY", help="pinned Ed25519 public key: hex or a file")
     p.add_argument(
         "--witness",
@@ -46,29 +82,6 @@ def register(subparsers: Any) -> None:
         default=[],
         help="a witness store or another log whose checkpoints this log must contain (repeatable)",
     )
-    p.set_defaults(handler=_verify)
-
-    p = sub.add_parser("show", help="print entries as an aligned table")
-    p.add_argument("log", metavar="LOG")
-    _add_filters(p)
-    p.set_defaults(handler=_show)
-
-    p = sub.add_parser("export", help="export entries as CSV or JSON Lines")
-    p.add_argument("log", metavar="LOG")
-    p.add_argument("--format", choices=("csv", "jsonl"), required=True)
-    p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
-    _add_filters(p)
-    p.set_defaults(handler=_export)
-
-    p = sub.add_parser("report", help="write an HTML compliance trail")
-    p.add_argument("logs", metavar="LOG", nargs="+")
-    p.add_argument("--out", metavar="DIR", required=True)
-    p.set_defaults(handler=_report)
-
-    p = sub.add_parser("repair", help="cut a torn last line and record the repair")
-    p.add_argument("log", metavar="LOG")
-    p.add_argument("--party", help="the log's party, if no complete entry survives")
-    p.set_defaults(handler=_repair)
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -185,49 +198,78 @@ def _verify_deployment(
     return status
 
 
-def _selected(args: argparse.Namespace) -> list[Any]:
-    from fedseal.audit.export import filter_entries, read_entries
+def _reviewed(args: argparse.Namespace) -> tuple[Any, list[Any]]:
+    """Verify ``args.log`` under the pinning options; return it and the filtered entries."""
+    from fedseal.audit.export import filter_entries
+    from fedseal.audit.review import review_log
 
-    entries, skipped = read_entries(args.log)
-    if skipped:
-        print(f"warning: skipped {skipped} malformed or torn line(s)", file=sys.stderr)
-    return filter_entries(
-        entries, round=args.round, event=args.event, party=args.party, since=args.since
+    key = _load_key(args.key) if args.key else None
+    witnesses, warnings = _witnesses(args.witness)
+    reviewed = review_log(args.log, key=key, witnesses=witnesses)
+    if args.key or args.witness:
+        warnings.extend(reviewed.report.warnings)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if reviewed.skipped:
+        print(f"warning: skipped {reviewed.skipped} malformed or torn line(s)", file=sys.stderr)
+    banner = reviewed.banner()
+    if banner:
+        print(banner, file=sys.stderr)
+    selected = filter_entries(
+        reviewed.entries, round=args.round, event=args.event, party=args.party, since=args.since
     )
+    return reviewed, selected
 
 
 def _show(args: argparse.Namespace) -> int:
     from fedseal.audit.export import format_table
 
-    print(format_table(_selected(args)))
-    return 0
+    reviewed, entries = _reviewed(args)
+    bad = reviewed.unverified()
+    lines = format_table(entries).split("\n")
+    for i, entry in enumerate(entries, start=1):
+        if id(entry) in bad:
+            lines[i] = "UNVERIFIED " + lines[i]
+    print("\n".join(lines))
+    return 0 if reviewed.ok else 1
 
 
 def _export(args: argparse.Namespace) -> int:
     from fedseal.audit.export import write_csv, write_jsonl
 
-    entries = _selected(args)
+    reviewed, entries = _reviewed(args)
+    bad = reviewed.unverified()
     if args.format == "csv":
         if args.out:
             with open(args.out, "w", encoding="utf-8", newline="") as out:
-                write_csv(entries, out)
+                write_csv(entries, out, unverified=bad)
         else:
-            write_csv(entries, sys.stdout)
+            write_csv(entries, sys.stdout, unverified=bad)
     elif args.out:
         with open(args.out, "wb") as bout:
-            write_jsonl(entries, bout)
+            write_jsonl(entries, bout, unverified=bad)
     else:
         sys.stdout.flush()
-        write_jsonl(entries, sys.stdout.buffer)
+        write_jsonl(entries, sys.stdout.buffer, unverified=bad)
         sys.stdout.buffer.flush()
-    return 0
+    return 0 if reviewed.ok else 1
 
 
 def _report(args: argparse.Namespace) -> int:
     from fedseal.audit.report import write_report
+    from fedseal.audit.review import review_log
 
-    print(write_report(args.logs, args.out))
-    return 0
+    key = _load_key(args.key) if args.key else None
+    witnesses, warnings = _witnesses(args.witness)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    reviewed = [review_log(p, key=key, witnesses=witnesses) for p in args.logs]
+    for path, item in zip(args.logs, reviewed, strict=True):
+        banner = item.banner()
+        if banner:
+            print(f"{path}: {banner}", file=sys.stderr)
+    print(write_report(args.logs, args.out, reviewed=reviewed, witness_files=args.witness))
+    return 0 if all(item.ok for item in reviewed) else 1
 
 
 def _repair(args: argparse.Namespace) -> int:

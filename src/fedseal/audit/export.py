@@ -1,20 +1,24 @@
 """Read, filter and export audit entries: CSV, JSON Lines, and an aligned text table.
 
-JSON Lines export writes the stored canonical lines byte for byte, so an unfiltered export is
-itself a verifiable log. CSV export neutralises spreadsheet formulas (OWASP "CSV injection"):
-a cell that starts with ``=``, ``+``, ``-``, ``@``, tab or CR is prefixed with ``'``.
+JSON Lines export writes the stored canonical lines byte for byte, so an unfiltered export of a
+log that verifies is itself a verifiable log; an entry marked unverified is written with an added
+``"verified": false`` field instead (so it can never pass for a stored entry). CSV export can add
+a last ``verified`` column (``true``/``false``). CSV export neutralises spreadsheet formulas
+(OWASP "CSV injection"): a cell that starts with ``=``, ``+``, ``-``, ``@``, tab or CR is
+prefixed with ``'``.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 from fedseal.audit.canonical import canonical_bytes
+from fedseal.audit.canonical import loads as canonical_loads
 from fedseal.audit.entry import Entry, parse_entry, parse_time
 from fedseal.audit.verify import split_lines
 from fedseal.errors import ConfigError
@@ -90,18 +94,46 @@ def _row(e: Entry) -> list[str]:
     return [_cell(v) for v in values]
 
 
-def write_csv(entries: Iterable[Entry], out: IO[str]) -> None:
-    """Write a header and one row per entry (``details`` as canonical JSON text)."""
+def write_csv(
+    entries: Iterable[Entry], out: IO[str], *, unverified: Container[int] | None = None
+) -> None:
+    """Write a header and one row per entry (``details`` as canonical JSON text).
+
+    Parameters
+    ----------
+    entries
+        The entries to write.
+    out
+        A text stream opened with ``newline=""``.
+    unverified
+        If given, add a last ``verified`` column: ``false`` for each entry whose ``id()`` is in
+        it, ``true`` otherwise (see :meth:`fedseal.audit.review.Reviewed.unverified`).
+    """
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    marked = unverified is not None
+    writer.writerow([*CSV_COLUMNS, "verified"] if marked else CSV_COLUMNS)
     for e in entries:
-        writer.writerow(_row(e))
+        row = _row(e)
+        if unverified is not None:
+            row.append("false" if id(e) in unverified else "true")
+        writer.writerow(row)
 
 
-def write_jsonl(entries: Iterable[Entry], out: IO[bytes]) -> None:
-    """Write the entries' stored canonical lines, one per line."""
+def write_jsonl(
+    entries: Iterable[Entry], out: IO[bytes], *, unverified: Container[int] = ()
+) -> None:
+    """Write the entries' stored canonical lines, one per line.
+
+    An entry whose ``id()`` is in ``unverified`` is written as its canonical JSON object with
+    an added ``"verified": false`` field instead of its stored line.
+    """
     for e in entries:
-        out.write(e.line + b"\n")
+        if id(e) in unverified:
+            obj = canonical_loads(e.line)
+            obj["verified"] = False
+            out.write(canonical_bytes(obj) + b"\n")
+        else:
+            out.write(e.line + b"\n")
 
 
 def format_table(entries: Sequence[Entry], *, details_width: int = 60) -> str:

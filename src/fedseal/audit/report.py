@@ -2,8 +2,10 @@
 evidence which control (HIPAA 45 CFR §164.312(b) and (c)(1); GDPR Art. 30 and Art. 5(2)).
 
 The report is a static, self-contained ``index.html`` (no scripts, no external assets). Every
-value from a log is HTML-escaped. Each log is verified first and its verdict is shown at the
-top: a trail built from a log that does not verify says so in red.
+value from a log is HTML-escaped. Each log is verified first (with the pinned key and witnesses
+given, stated at the top) and its verdict is shown: a trail built from a log that does not verify
+says so in red, and every value taken from an entry at or after its first unverified ``seq`` is
+shown apart, marked ``UNVERIFIED``, in every table.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from typing import Any
 
 from fedseal.audit import events as ev
 from fedseal.audit.entry import Entry
-from fedseal.audit.export import read_entries
-from fedseal.audit.verify import VerifyReport, verify_log
+from fedseal.audit.review import Reviewed, review_log
 
 __all__ = ["CONTROLS", "build_report", "write_report"]
 
@@ -96,75 +97,135 @@ def _collect(entries: Sequence[Entry]) -> dict[int, _Round]:
     return dict(rounds)
 
 
-def _verdicts(paths: Sequence[Path], reports: Sequence[VerifyReport]) -> list[str]:
+def _marked(good: Sequence[str], bad: Sequence[str], empty: str) -> str:
+    """Verified values as they are, then unverified ones marked; all escaped."""
+    cells = [_e(x) for x in good] + [f'<span class="bad">UNVERIFIED: {_e(x)}</span>' for x in bad]
+    return "<br>".join(cells) or empty
+
+
+def _verdicts(paths: Sequence[Path], reviewed: Sequence[Reviewed]) -> list[str]:
     out = ["<h2>Logs</h2><table><tr><th>log</th><th>party</th><th>verification</th></tr>"]
-    for path, rep in zip(paths, reports, strict=True):
-        cls = "ok" if rep.ok else "bad"
+    for path, item in zip(paths, reviewed, strict=True):
+        rep = item.report
+        cls = "ok" if item.ok else "bad"
         text = _e(rep.summary()).replace("\n", "<br>")
+        if item.banner():
+            text += "<br>" + _e(f"{item.banner()}: later entries are marked UNVERIFIED below")
         out.append(
             f"<tr><td><code>{_e(path)}</code></td><td>{_e(rep.party or '-')}</td>"
-            f'<td class="{cls}">{text}</td></tr>'
+            f'<td class="{cls}">{text}<br>{_e(item.pinning())}</td></tr>'
         )
     out.append("</table>")
     return out
 
 
-def _rounds_table(rounds: dict[int, _Round]) -> list[str]:
+def _rounds_table(rounds: dict[int, _Round], unverified: dict[int, _Round]) -> list[str]:
     out = [
         "<h2>Rounds</h2><table><tr><th>round</th><th>participants</th><th>dropouts</th>"
         "<th>consistency check</th><th>aggregate digest (SHA-256)</th><th>ε spent</th></tr>"
     ]
-    for number in sorted(rounds):
-        r = rounds[number]
-        eps = ", ".join(f"{_e(s)}: {v:.4g}" for s, v in sorted(r.epsilon.items())) or "-"
+    for number in sorted(set(rounds) | set(unverified)):
+        r, u = rounds.get(number, _Round()), unverified.get(number, _Round())
+        parts = [", ".join(sorted(r.participants))] if r.participants else []
+        extra = u.participants - r.participants
+        bad_parts = [", ".join(sorted(extra))] if extra else []
+        eps = [f"{s}: {v:.4g}" for s, v in sorted(r.epsilon.items())]
+        bad_eps = [f"{s}: {v:.4g}" for s, v in sorted(u.epsilon.items())]
+        label = f"{number}" if number in rounds else f'<span class="bad">{number} UNVERIFIED</span>'
         out.append(
-            f"<tr><td>{number}</td><td>{_e(', '.join(sorted(r.participants)) or '-')}</td>"
-            f"<td>{'<br>'.join(_e(x) for x in r.dropouts) or 'none'}</td>"
-            f"<td>{'<br>'.join(_e(x) for x in r.consistency) or '-'}</td>"
-            f"<td><code>{'<br>'.join(_e(x) for x in sorted(r.digests)) or '-'}</code></td>"
-            f"<td>{eps}</td></tr>"
+            f"<tr><td>{label}</td><td>{_marked(parts, bad_parts, '-')}</td>"
+            f"<td>{_marked(r.dropouts, u.dropouts, 'none')}</td>"
+            f"<td>{_marked(r.consistency, u.consistency, '-')}</td>"
+            f"<td><code>{_marked(sorted(r.digests), sorted(u.digests), '-')}</code></td>"
+            f"<td>{_marked(eps, bad_eps, '-')}</td></tr>"
         )
     out.append("</table>")
     return out
 
 
-def _controls_table(counts: Counter[str]) -> list[str]:
+def _controls_table(counts: Counter[str], unverified: Counter[str]) -> list[str]:
     out = [
         "<h2>Controls and evidence</h2><table><tr><th>control</th><th>requirement</th>"
         "<th>evidencing events (count in these logs)</th></tr>"
     ]
     for control, (requirement, names) in CONTROLS.items():
-        evidence = "<br>".join(f"<code>{_e(n)}</code> ({counts.get(n, 0)})" for n in names)
+        evidence = "<br>".join(
+            f"<code>{_e(n)}</code> ({counts.get(n, 0)})"
+            + (f' <span class="bad">+ {unverified[n]} UNVERIFIED</span>' if unverified[n] else "")
+            for n in names
+        )
         out.append(f"<tr><td>{_e(control)}</td><td>{_e(requirement)}</td><td>{evidence}</td></tr>")
     out.append("</table>")
     return out
 
 
-def build_report(paths: Sequence[str | os.PathLike[str]]) -> str:
-    """Verify each log and return the HTML compliance trail as a string."""
+def _pinning(reviewed: Sequence[Reviewed], witness_files: Sequence[str]) -> str:
+    keys = {item.key.fingerprint() for item in reviewed if item.key is not None}
+    key = f"pinned key {', '.join(sorted(keys))}" if keys else "key not pinned"
+    used = ", ".join(f"<code>{_e(w)}</code>" for w in witness_files) or "none"
+    verdict = "every log verifies" if all(i.ok for i in reviewed) else "NOT every log verifies"
+    cls = "ok" if all(i.ok for i in reviewed) else "bad"
+    return f'<p class="{cls}">Verification: {verdict}; {key}; witnesses: {used}.</p>'
+
+
+def build_report(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    reviewed: Sequence[Reviewed] | None = None,
+    witness_files: Sequence[str] = (),
+) -> str:
+    """Verify each log and return the HTML compliance trail as a string.
+
+    Parameters
+    ----------
+    paths
+        The logs.
+    reviewed
+        Each log already verified (:func:`fedseal.audit.review.review_log`, with the pinned key
+        and witnesses); default: verify each one here, unpinned.
+    witness_files
+        The witness files used, to name at the top.
+
+    Returns
+    -------
+    str
+        The HTML document.
+    """
     files = [Path(p) for p in paths]
-    reports = [verify_log(p) for p in files]
-    entries = [e for p in files for e in read_entries(p)[0]]
-    counts = Counter(e.event for e in entries)
+    checked = list(reviewed) if reviewed is not None else [review_log(p) for p in files]
+    good = [e for item in checked for e in item.entries[: item.verified_count]]
+    bad = [e for item in checked for e in item.entries[item.verified_count :]]
     body = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>fedseal compliance trail</title>',
         f"<style>{_STYLE}</style></head><body><h1>fedseal compliance trail</h1>",
+        _pinning(checked, witness_files),
         "<p>Built from tamper-evident audit logs (hash chain, RFC 6962 Merkle tree, signed "
-        "checkpoints). Verification here is unpinned: run <code>fedseal audit verify LOG "
-        "--key PUBKEY --witness FILE</code> for the pinned check.</p>",
-        *_verdicts(files, reports),
-        *_rounds_table(_collect(entries)),
-        *_controls_table(counts),
+        "checkpoints). Without a pinned key or witnesses, a log re-signed under another key "
+        "verifies: pass <code>--key PUBKEY --witness FILE</code>.</p>",
+        *_verdicts(files, checked),
+        *_rounds_table(_collect(good), _collect(bad)),
+        *_controls_table(Counter(e.event for e in good), Counter(e.event for e in bad)),
         "</body></html>",
     ]
     return "\n".join(body) + "\n"
 
 
-def write_report(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str]) -> Path:
-    """Write ``out_dir/index.html`` (creating ``out_dir``) and return its path."""
+def write_report(
+    paths: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    reviewed: Sequence[Reviewed] | None = None,
+    witness_files: Sequence[str] = (),
+) -> Path:
+    """Write ``out_dir/index.html`` (creating ``out_dir``) and return its path.
+
+    ``reviewed`` and ``witness_files`` are passed to :func:`build_report`.
+    """
     target = Path(out_dir)
     target.mkdir(parents=True, exist_ok=True)
     index = target / "index.html"
-    index.write_text(build_report(paths), encoding="utf-8")
+    index.write_text(
+        build_report(paths, reviewed=reviewed, witness_files=witness_files), encoding="utf-8"
+    )
     return index
