@@ -248,3 +248,21 @@ def test_more_rounds_continue_from_the_saved_model_and_round_ids(tmp_path: Path)
     (two,), _ = _run(more, dict.fromkeys(SILOS, answer))
     assert (one.round_id, two.round_id) == (1, 2) and more.state.completed == 2
     np.testing.assert_allclose(more.strategy.weights, np.full(DIM, 0.4), atol=1e-4)
+
+
+def test_a_silo_that_stays_away_is_waited_for_once_not_every_round(tmp_path: Path) -> None:
+    """Issue 15: an offline admitted silo used to delay every round by connect_timeout_s."""
+    driver = _driver(tmp_path, rounds=3, connect_timeout_s=0.05)
+    original = driver._next_event
+    waits: list[float] = []
+
+    async def counting(deadline: float) -> Any:
+        event = await original(deadline)
+        if event is None:
+            waits.append(deadline)
+        return event
+
+    driver._next_event = counting  # type: ignore[method-assign]
+    summaries, _ = _run(driver, {"a": answer, "b": answer})  # c never connects
+    assert [s.completed for s in summaries] == [True, True, True]
+    assert len(waits) == 1  # only before the first round

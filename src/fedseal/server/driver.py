@@ -117,6 +117,7 @@ class RoundDriver:
         self._clock = clock
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._excluded: dict[str, str] = {}
+        self._absent: set[str] = set()  # away when the last wait for silos ended
         self._halt: str | None = None
         self.links: dict[str, Link] = {}
 
@@ -188,11 +189,16 @@ class RoundDriver:
 
     async def _wait_for_silos(self) -> None:
         """Wait up to ``connect_timeout_s`` for every admitted silo; below ``min_silos``, keep
-        waiting (naming the missing silos each period) until ``connect_give_up_s`` (0: ever)."""
+        waiting (naming the missing silos each period) until ``connect_give_up_s`` (0: ever).
+
+        A silo that was away when the last wait ended is not waited for again (it joins the
+        round after it reconnects), so one offline silo does not delay every round.
+        """
         cfg = self.config
         started = self._clock()
         deadline = started + cfg.connect_timeout_s
-        while len(self.links) < len(self._directory):
+        awaited = set(self._directory) - self._absent - set(self._excluded)
+        while not awaited <= set(self.links):
             if await self._next_event(deadline) is not None:
                 continue
             if len(self.links) >= cfg.min_silos:
@@ -209,6 +215,9 @@ class RoundDriver:
                 len(self.links), len(self._directory), cfg.min_silos, missing,
             )  # fmt: skip
             deadline = self._clock() + cfg.connect_timeout_s
+        self._absent = set(self._directory) - set(self.links)
+        if self._absent:
+            log.info("starting without %s (not connected)", ", ".join(sorted(self._absent)))
 
     def _audit_event(
         self, event: str, round_id: int | None, outcome: str = ev.SUCCESS, **details: Any
