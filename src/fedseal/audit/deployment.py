@@ -27,7 +27,7 @@ __all__ = ["LogResult", "verify_deployment"]
 
 WITNESS_STORE = "witnessed-checkpoints.jsonl"
 #: Under the server's ``state_dir``: the silos' own checkpoints it keeps, one store per silo
-#: (``fedseal.server.driver.SILO_WITNESS``; audit may not import the server).
+#: (``fedseal.server.attestation.SILO_WITNESS``; audit may not import the server).
 SILO_WITNESS = "silo-witness"
 
 

@@ -43,15 +43,12 @@ import numpy as np
 import numpy.typing as npt
 
 from fedseal.audit import events as ev
-from fedseal.audit.canonical import canonical_bytes
-from fedseal.audit.canonical import loads as canonical_loads
-from fedseal.audit.checkpoint import Checkpoint
 from fedseal.audit.log import AuditLog
-from fedseal.audit.witness import WitnessStore
 from fedseal.errors import AggregateIntegrityError, FedsealError, RoundAbortedError
 from fedseal.protocol import control as c
 from fedseal.secagg.identity import IdentityPublicKey
 from fedseal.server.aggregators import make_aggregator
+from fedseal.server.attestation import attest
 from fedseal.server.driver_config import DriverConfig
 from fedseal.server.events import Connected, Event, Gone, Link, Received, RoundIO, gather
 from fedseal.server.state import ServerState
@@ -66,9 +63,6 @@ __all__ = ["DriverConfig", "Link", "RoundDriver", "RoundSummary", "summary_line"
 log = logging.getLogger("fedseal.server")
 
 _MAX_ATTEMPTS_PER_ROUND = 3
-
-#: Under the server's state directory: one witness store of each silo's own checkpoints.
-SILO_WITNESS = "silo-witness"
 
 
 class RoundDriver:
@@ -299,17 +293,6 @@ class RoundDriver:
         summary.seconds = self._clock() - start
         return summary
 
-    def _witness_silo(self, round_id: int, silo: str, blob: bytes) -> None:
-        """Keep ``silo``'s signed checkpoint of its own log in ``<state>/silo-witness/``."""
-        try:
-            checkpoint = _silo_checkpoint(blob, silo, self._directory[silo])
-            folder = self.state.dir / SILO_WITNESS
-            folder.mkdir(mode=0o700, exist_ok=True)
-            WitnessStore(folder / f"{silo}.jsonl").add(checkpoint)
-        except (FedsealError, ValueError, TypeError, KeyError) as exc:
-            # A fork of the silo's log (two roots for one size) lands here too: say so loudly.
-            log.error("round %d: silo %s's own checkpoint refused: %s", round_id, silo, exc)
-
     def _exclude(self, round_id: int, culprits: Mapping[str, str]) -> None:
         for silo, reason in sorted(culprits.items()):
             # Proven (a share that fails its commitment) or found (shares its neighbours
@@ -366,51 +349,12 @@ class RoundDriver:
             link.send(message)
 
     async def _attest(self, io: RoundIO, silos: tuple[str, ...]) -> None:
-        if self._audit is None:
-            return
-        checkpoint = self._audit.checkpoint(round=io.round_id)
-        blob = canonical_bytes(checkpoint.to_record())
-        request = c.CheckpointRequest(self.config.deployment_id, io.round_id, blob)
-        asked = sorted(s for s in silos if s in self.links)
-        for silo in asked:
-            self.links[silo].send(request)
-        silent: list[str] = []
-
-        def missing(silo: str, reason: str) -> None:
-            if reason == "timed out":
-                silent.append(silo)
-
-        timeout = self.config.checkpoint_timeout_s
-
-        def cosign(message: c.ToServer) -> bool:
-            return isinstance(message, c.CheckpointCosign)
-
-        cosigns = gather(io, asked, timeout_s=timeout, missing=missing, answers=cosign)
-        async for silo, message in cosigns:
-            assert isinstance(message, c.CheckpointCosign)
-            try:
-                self._audit.record_cosignature(checkpoint, self._directory[silo], message.signature)
-            except FedsealError as exc:
-                log.warning("round %d: bad co-signature from %s: %s", io.round_id, silo, exc)
-            if message.silo_checkpoint:
-                self._witness_silo(io.round_id, silo, message.silo_checkpoint)
-        if silent:
-            log.warning("round %d: no co-signature from %s", io.round_id, silent)
-
-
-def _silo_checkpoint(blob: bytes, silo: str, key: IdentityPublicKey) -> Checkpoint:
-    """The silo's own signed checkpoint from ``blob``, verified as ``silo``'s.
-
-    Raises
-    ------
-    ValueError, FedsealError
-        If it does not parse, names another party, or its signature does not verify.
-    """
-    checkpoint = Checkpoint.from_record(canonical_loads(blob))
-    if checkpoint.party != silo:
-        raise ValueError(f"a checkpoint of party {checkpoint.party!r}")
-    checkpoint.verify(key)
-    return checkpoint
+        if self._audit is not None:
+            await attest(
+                io, silos, audit=self._audit, links=self.links, directory=self._directory,
+                deployment_id=self.config.deployment_id,
+                timeout_s=self.config.checkpoint_timeout_s, state_dir=self.state.dir,
+            )  # fmt: skip
 
 
 def _sha256(total: npt.NDArray[Any] | None) -> str:
