@@ -28,6 +28,7 @@ __all__ = [
     "check_private_dir",
     "check_private_file",
     "dumps_toml",
+    "fsync_dir",
     "make_private_dir",
     "write_atomic",
     "write_new",
@@ -38,7 +39,8 @@ _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f
 _ESCAPES["\r"] = "\\r"
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in directory ``path`` durable (fsync the directory)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -71,7 +73,7 @@ def write_new(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         _write_all(fd, data)
     finally:
         os.close(fd)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
@@ -87,7 +89,7 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def make_private_dir(path: Path) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fedseal.deploy.files import write_atomic
+from fedseal.deploy.files import fsync_dir, write_atomic
 from fedseal.errors import ConfigError
 
 __all__ = ["MODELS", "ServerState"]
@@ -133,7 +133,7 @@ class ServerState:
         if staged_state:
             os.replace(self._staged(_STRATEGY), self.dir / _STRATEGY)
         os.replace(self._staged(_MODEL), self.dir / _MODEL)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         self.completed += 1
         self._strategy_round = self.completed if staged_state else 0
         self._write()
@@ -207,11 +207,3 @@ class ServerState:
             return None
         weights = np.load(path, allow_pickle=False)
         return np.asarray(weights, dtype=np.float64)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
