@@ -12,7 +12,7 @@ import pytest
 
 from fedseal.audit import events as ev
 from fedseal.audit.log import AuditLog
-from fedseal.server.app import released_models
+from fedseal.server.app import logged_entries, released_models
 from fedseal.server.state import ServerState
 
 from .test_driver import SILOS, _driver, answer
@@ -45,13 +45,13 @@ def test_reconcile_removes_the_temp_files_of_interrupted_writes(tmp_path: Path) 
 
 def test_released_models_reads_the_audit_log_and_skips_a_torn_line(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    assert released_models(path) == set()
+    assert released_models(logged_entries(path)) == set()
     with AuditLog(path, party="server") as audit:
         audit.append(ev.AGGREGATE_RELEASED, round=1, details={"model_sha256": "ab" * 32})
         audit.append(ev.ROUND_FINISHED, round=1, details={"participants": [], "dropouts": []})
     with open(path, "ab") as f:
         f.write(b'{"event":"aggregate_released","details":{"model_sha256":"cd')  # torn
-    assert released_models(path) == {"ab" * 32}
+    assert released_models(logged_entries(path)) == {"ab" * 32}
 
 
 class _Crash(Exception):
@@ -84,5 +84,5 @@ def test_a_crash_after_the_audit_entry_keeps_the_round(
     monkeypatch.undo()
     restarted = ServerState(tmp_path / "state", deployment_id="dep")
     assert restarted.completed == 0 and restarted.staged_model() is not None
-    assert restarted.reconcile(released_models(audit_path)) == "committed"
+    assert restarted.reconcile(released_models(logged_entries(audit_path))) == "committed"
     np.testing.assert_allclose(restarted.load_model(), np.full(4, 0.2), atol=1e-4)

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fedseal.audit import events as ev
-from fedseal.audit.entry import parse_entry
+from fedseal.audit.entry import Entry
+from fedseal.audit.export import read_entries
 from fedseal.audit.log import AuditLog
 from fedseal.config import ServerConfig, load_server_config
 from fedseal.deploy.keyfile import load_identity_key
@@ -120,19 +121,20 @@ def paillier_aggregator(
     )
 
 
-def released_models(audit_log: Path) -> set[str]:
-    """``model_sha256`` of every ``aggregate_released`` entry in the server's audit log.
+def logged_entries(audit_log: Path) -> list[Entry]:
+    """The well-formed entries of the server's audit log (none if it does not exist yet).
 
-    Lines that do not parse (a torn last line) are skipped: what they name was never durable.
+    Read once at start for :func:`released_models` and the roster check; a torn or malformed
+    line is skipped (what it names was never durable). Nothing here is trusted beyond that:
+    the log is the server's own, and ``fedseal audit verify`` is what checks it.
     """
-    if not audit_log.exists():
-        return set()
+    return read_entries(audit_log)[0] if audit_log.exists() else []
+
+
+def released_models(entries: Sequence[Entry]) -> set[str]:
+    """``model_sha256`` of every ``aggregate_released`` entry among ``entries``."""
     found = set()
-    for line in audit_log.read_bytes().split(b"\n"):
-        try:
-            entry = parse_entry(line)
-        except ValueError:
-            continue
+    for entry in entries:
         digest = entry.details.get("model_sha256")
         if entry.event == ev.AGGREGATE_RELEASED and isinstance(digest, str):
             found.add(digest)
@@ -153,7 +155,8 @@ async def serve(
     admitted = frozenset(config.silos) - frozenset(config.revoked)
     directory = {s: IdentityPublicKey(bytes.fromhex(config.identities[s])) for s in admitted}
     state = ServerState(config.state_dir, deployment_id=config.deployment_id)
-    reconciled = state.reconcile(released_models(config.audit_log))
+    logged = logged_entries(config.audit_log)
+    reconciled = state.reconcile(released_models(logged))
     if reconciled is not None:
         log.warning("a model staged before a crash was %s (audit log: %s)", reconciled,
                     config.audit_log)  # fmt: skip
@@ -171,7 +174,7 @@ async def serve(
             on_round(summary)
 
     roster = roster_details(config.identities, config.revoked)
-    previous = last_roster(config.audit_log)
+    previous = last_roster(logged)
     with AuditLog(config.audit_log, party="server", identity=identity) as audit:
         audit.append(
             ev.PARTY_STARTED,

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from fedseal.audit import events as ev
-from fedseal.audit.entry import parse_entry
+from fedseal.audit.entry import Entry
 
 __all__ = ["last_roster", "roster_change", "roster_details"]
 
@@ -33,19 +32,10 @@ def roster_details(identities: Mapping[str, str], revoked: Sequence[str]) -> dic
     }
 
 
-def last_roster(audit_log: Path) -> dict[str, Any] | None:
-    """The roster details of the last ``party_started`` entry that has them, or None.
-
-    Unparsable lines (a torn tail) are skipped: what they say was never durable.
-    """
-    if not audit_log.exists():
-        return None
+def last_roster(entries: Sequence[Entry]) -> dict[str, Any] | None:
+    """The roster details of the last ``party_started`` entry that has them, or None."""
     found = None
-    for line in audit_log.read_bytes().split(b"\n"):
-        try:
-            entry = parse_entry(line)
-        except ValueError:
-            continue
+    for entry in entries:
         if entry.event == ev.PARTY_STARTED and "roster_sha256" in entry.details:
             found = entry.details
     return found
