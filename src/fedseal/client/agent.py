@@ -146,7 +146,7 @@ class SiloAgent:
             replies = self._attestation.cosign(message, current_round=self.last_round)
             self._log_round(message.round_id)
             return replies, False
-        if self._active is None or _round_of(message) != self.last_round:
+        if self._active is None or c.round_of(message) != self.last_round:
             if not isinstance(message, m.AbortRound):
                 log.info("ignoring %s for a round this silo is not in", type(message).__name__)
             return [], False
@@ -185,11 +185,3 @@ class SiloAgent:
         self._active = mode
         replies = mode.join(req, previous_round=previous)
         return abstain(replies) if isinstance(replies, str) else replies
-
-
-def _round_of(message: object) -> int:
-    """The round a server message belongs to (``BeginRound`` carries it in its parameters)."""
-    round_id = getattr(
-        message, "round_id", getattr(getattr(message, "params", None), "round_id", -1)
-    )
-    return round_id if isinstance(round_id, int) else -1

@@ -54,6 +54,7 @@ __all__ = [
     "TrainReady",
     "TrainRequest",
     "paillier_input_payload",
+    "round_of",
 ]
 
 #: ``"masking"``: SecAgg; ``"paillier"``: packed threshold Paillier; ``"none"``: plaintext sum,
@@ -63,6 +64,17 @@ AGGREGATION_MODES = ("masking", "paillier", "none")
 #: How a silo's refusal starts when the server's model does not fit its app (wrong size): the
 #: server stops at once, naming it, when every participant says so (no round ids burnt).
 MODEL_MISMATCH = "model mismatch"
+
+
+def round_of(message: object) -> int | None:
+    """The round a protocol message belongs to (``BeginRound`` carries it in its parameters).
+
+    None for a message without a round (``Finish``) or a non-integer round field.
+    """
+    params = getattr(message, "params", None)
+    round_id = getattr(message, "round_id", getattr(params, "round_id", None))
+    return round_id if isinstance(round_id, int) else None
+
 
 #: Purpose label of a silo's signature over its Paillier input (``identity.signing_payload``).
 PAILLIER_INPUT_PURPOSE = "fedseal/paillier-input"

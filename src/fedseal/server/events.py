@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from fedseal.protocol import control as c
 
@@ -110,7 +110,7 @@ async def gather(
         if isinstance(event, Connected) or event.silo not in pending:
             continue
         if isinstance(event, Received):
-            if _round_of(event.message) != io.round_id:
+            if c.round_of(event.message) != io.round_id:
                 continue  # a late answer to an earlier round
             if answers is not None and not answers(event.message):
                 continue
@@ -119,8 +119,3 @@ async def gather(
         else:
             pending.discard(event.silo)
             missing(event.silo, event.reason)
-
-
-def _round_of(message: Any) -> int | None:
-    round_id = getattr(message, "round_id", None)
-    return round_id if isinstance(round_id, int) else None

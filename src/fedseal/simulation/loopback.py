@@ -119,7 +119,7 @@ class _Network:
 
     def _scripted_drop(self, silo: str, message: c.ToSilo) -> Dropout | None:
         for drop in self._dropouts:
-            due = drop.silo == silo and _round_of(message) == drop.round_id
+            due = drop.silo == silo and c.round_of(message) == drop.round_id
             if due and isinstance(message, drop.on):
                 self._dropouts.remove(drop)
                 return drop
@@ -161,13 +161,6 @@ class _Network:
         finally:
             for link in self._links.values():
                 link.close("the deployment is over")
-
-
-def _round_of(message: object) -> int:
-    """The round a server message belongs to (``BeginRound`` carries it in its parameters)."""
-    params = getattr(message, "params", None)
-    round_id = getattr(message, "round_id", getattr(params, "round_id", -1))
-    return round_id if isinstance(round_id, int) else -1
 
 
 async def serve_loopback(
