@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from audit_cli_helpers import Clock, run
 
 from fedseal.audit import AuditLog, WitnessStore, events
-from fedseal.audit.cli import register
-from fedseal.errors import FedsealError
 from fedseal.secagg.identity import IdentityKey
 
 SERVER = IdentityKey(bytes(range(32)))
-
-
-def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="fedseal")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    try:
-        status: int = args.handler(args)
-    except FedsealError:
-        return 2
-    return status
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2025, 1, 31, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(minutes=1)
-        return self.now
 
 
 @pytest.fixture

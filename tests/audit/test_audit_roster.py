@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import argparse
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from audit_cli_helpers import Clock, run
 
 from fedseal.audit import AuditLog, WitnessStore, events, verify_log
-from fedseal.audit.cli import register
 from fedseal.audit.gossip import Witnessed
 from fedseal.audit.roster import default_quorum
 from fedseal.audit.witness import read_witnesses
-from fedseal.errors import FedsealError
 from fedseal.secagg.identity import IdentityKey
 
 SERVER = IdentityKey(bytes(range(32)))
 SILOS = {name: IdentityKey(bytes([i + 50]) * 32) for i, name in enumerate("abc")}
 ROSTER = {name: key.public_key for name, key in SILOS.items()}
 FRESH = [IdentityKey(bytes([i + 90]) * 32) for i in range(3)]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2025, 1, 31, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
+TICK = timedelta(seconds=1)  # these logs' clock steps a second per reading
 
 
 def build(
@@ -38,7 +28,7 @@ def build(
     stores = {
         k.public_key: WitnessStore(path.parent / f"w-{i}.jsonl") for i, k in enumerate(cosigners)
     }
-    with AuditLog(path, party="server", identity=SERVER, clock=Clock()) as log:
+    with AuditLog(path, party="server", identity=SERVER, clock=Clock(TICK)) as log:
         for rnd in range(1, rounds + 1):
             log.append(
                 events.ROUND_STARTED, round=rnd, details={"n": 3, "t": 3, "k": 2, "tag": tag}
@@ -90,7 +80,7 @@ def test_garbage_and_other_party_witness_files_warn(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.jsonl"
     garbage.write_bytes(b"\x00\xffnot json\n{}\n[1,2]\n")
     other = tmp_path / "other.jsonl"
-    with AuditLog(other, party="silo-z", identity=FRESH[0], clock=Clock()) as log:
+    with AuditLog(other, party="silo-z", identity=FRESH[0], clock=Clock(TICK)) as log:
         log.append(events.PARTY_STARTED, details={"role": "silo"})
         log.checkpoint()
     found, notes = read_witnesses(garbage)
@@ -170,17 +160,6 @@ def test_hostile_cosignature_entries_are_invalid_not_crashes(
     assert not report.ok and report.problem is not None and report.problem.seq == last.seq + 1
 
 
-def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="fedseal")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    try:
-        status: int = args.handler(args)
-    except FedsealError:
-        return 2
-    return status
-
-
 def deployment(tmp_path: Path, *, last: int = -1, present: str = "abc") -> Path:
     """A folder laid out like ``fedseal provision`` output, logs built with ``AuditLog``."""
     root = tmp_path / "dep"
@@ -201,7 +180,12 @@ def deployment(tmp_path: Path, *, last: int = -1, present: str = "abc") -> Path:
             'state_dir = "state"\naudit_log = "audit.jsonl"\n'
         )
         (root / "server" / f"w-{i}.jsonl").rename(silo / "state" / "witnessed-checkpoints.jsonl")
-        with AuditLog(silo / "audit.jsonl", party=name, identity=SILOS[name], clock=Clock()) as log:
+        with AuditLog(
+            silo / "audit.jsonl",
+            party=name,
+            identity=SILOS[name],
+            clock=Clock(TICK),
+        ) as log:
             log.append(events.PARTY_STARTED, details={"role": "silo"})
             log.checkpoint()
     return root
