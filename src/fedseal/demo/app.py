@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from fedseal.client.app import SiloContext
 from fedseal.simulation.data import load_hospitals, silo_names
-from fedseal.simulation.logreg import gradient_descent, loss_and_accuracy
+from fedseal.simulation.logreg import LogisticRegressionApp
 
 __all__ = ["DIM", "DemoApp", "make_app", "silo_names"]
 
@@ -40,6 +40,7 @@ class DemoApp:
         silos, _ = load_hospitals(n_silos)
         self.x, self.y = silos[names.index(context.silo)]
         self.dp = context.dp
+        self._plain = LogisticRegressionApp(self.x, self.y)  # the training without DP
         self._trainer: Any = None
         if context.dp is not None:  # DP-SGD needs the 'dp' extra; plain training is numpy
             from fedseal.extras import require
@@ -79,13 +80,7 @@ class DemoApp:
         self, weights: Weights, config: Mapping[str, Any]
     ) -> tuple[Weights, int, Mapping[str, float]]:
         if self._trainer is None:
-            w = gradient_descent(
-                weights, self.x, self.y,
-                epochs=int(config.get("local_epochs", 20)),
-                lr=float(config.get("lr", 0.5)),
-                mu=float(config.get("proximal_mu", 0.0)),
-            )  # fmt: skip
-            return w, len(self.y), {}
+            return self._plain.fit(weights, config)
         split = [weights[:FEATURES].reshape(1, FEATURES), weights[FEATURES:]]
         new, n, metrics = self._trainer.fit(split, int(config["round"]), config)
         return np.concatenate([np.ravel(a) for a in new]).astype(np.float64), n, metrics
@@ -95,8 +90,7 @@ class DemoApp:
     ) -> tuple[float, int, Mapping[str, float]]:
         if self.dp is not None:
             return 0.0, len(self.y), {}
-        loss, accuracy = loss_and_accuracy(weights, self.x, self.y)
-        return loss, len(self.y), {"accuracy": accuracy}
+        return self._plain.evaluate(weights, config)
 
 
 def make_app(context: SiloContext) -> DemoApp:
