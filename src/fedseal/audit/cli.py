@@ -4,7 +4,12 @@ Imports only the standard library at import time (handlers import the rest), so 
 ``fedseal --help`` stays fast. Exit status of ``verify``: 0 if the log verifies, 1 if an entry
 does not (the first bad ``seq`` and why are printed), 3 if only a torn last line is wrong.
 
-``show``, ``export`` and ``report`` verify first, with the same ``--key`` and ``--witness``.
+``show``, ``export`` and ``report`` verify first, with the same ``--key``, ``--witness`` and
+``--deployment`` as ``verify`` (with ``--deployment DIR``, keys, roster and witness stores come
+from the provisioned layout and a log is named by its path or its party; ``show`` and
+``export`` default to the server's log, ``report`` to every log). ``report --compliance`` also
+writes the compliance evidence pack (``compliance.html`` and ``compliance.json`` beside
+``index.html``, or to ``--compliance-html`` / ``--compliance-json``).
 If the log does not verify they print ``UNVERIFIED from seq N: <reason>`` to standard error,
 mark every entry from seq N on as unverified (``show``: an ``UNVERIFIED`` prefix; ``export``: a
 ``verified`` column, or ``"verified": false`` in JSON Lines; ``report``: marked cells), and exit
@@ -48,23 +53,35 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=_verify)
 
     p = sub.add_parser("show", help="verify, then print entries as an aligned table")
-    p.add_argument("log", metavar="LOG")
+    p.add_argument("log", metavar="LOG", nargs="?", help="the log (with --deployment: or a party)")
     _add_filters(p)
     _add_pinning(p)
+    _add_deployment(p)
     p.set_defaults(handler=_show)
 
     p = sub.add_parser("export", help="verify, then export entries as CSV or JSON Lines")
-    p.add_argument("log", metavar="LOG")
+    p.add_argument("log", metavar="LOG", nargs="?", help="the log (with --deployment: or a party)")
     p.add_argument("--format", choices=("csv", "jsonl"), required=True)
     p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
     _add_filters(p)
     _add_pinning(p)
+    _add_deployment(p)
     p.set_defaults(handler=_export)
 
     p = sub.add_parser("report", help="verify, then write an HTML compliance trail")
-    p.add_argument("logs", metavar="LOG", nargs="+")
+    p.add_argument(
+        "logs", metavar="LOG", nargs="*", help="the logs (default with --deployment: all)"
+    )
     p.add_argument("--out", metavar="DIR", required=True)
+    p.add_argument(
+        "--compliance",
+        action="store_true",
+        help="also write the compliance evidence pack (GDPR Art. 30, HIPAA, EU AI Act Art. 12)",
+    )
+    p.add_argument("--compliance-html", metavar="FILE", help="the pack's HTML (default OUT/...)")
+    p.add_argument("--compliance-json", metavar="FILE", help="the pack's JSON (default OUT/...)")
     _add_pinning(p)
+    _add_deployment(p)
     p.set_defaults(handler=_report)
 
     p = sub.add_parser("repair", help="cut a torn last line and record the repair")
@@ -82,6 +99,15 @@ def _add_pinning(p: argparse.ArgumentParser) -> None:
         default=[],
         help="a witness store or another log whose checkpoints this log must contain (repeatable)",
     )
+
+
+def _add_deployment(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--deployment",
+        metavar="DIR",
+        help="a provisioned deployment folder: keys, roster and witness stores from its layout",
+    )
+    p.add_argument("--quorum", type=int, metavar="N", help="co-signers per checkpoint (default t)")
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -198,15 +224,47 @@ def _verify_deployment(
     return status
 
 
-def _reviewed(args: argparse.Namespace) -> tuple[Any, list[Any]]:
-    """Verify ``args.log`` under the pinning options; return it and the filtered entries."""
-    from fedseal.audit.export import filter_entries
-    from fedseal.audit.review import review_log
+def _sources(args: argparse.Namespace, specs: list[str]) -> tuple[list[Any], Any, list[str]]:
+    """Verify the logs to review: ``(sources, plan or None, warnings)``.
+
+    With ``--deployment``, ``specs`` name logs of it (by path or party; none: all); keys,
+    roster and witness stores come from the layout, ``--key``/``--witness`` as for ``verify``.
+    """
+    from fedseal.audit.compliance_evidence import LogSource
+    from fedseal.audit.review import review_deployment, review_log
+    from fedseal.errors import ConfigError
 
     key = _load_key(args.key) if args.key else None
     witnesses, warnings = _witnesses(args.witness)
-    reviewed = review_log(args.log, key=key, witnesses=witnesses)
-    if args.key or args.witness:
+    if args.deployment:
+        plan, pairs = review_deployment(
+            args.deployment, key=key, extra_witnesses=witnesses, quorum=args.quorum, only=specs
+        )
+        warnings.extend(plan.warnings)
+        sources = [LogSource(p.party, p.path, r, p.key_source) for p, r in pairs]
+        return sources, plan, warnings
+    if not specs:
+        raise ConfigError("give a LOG, or --deployment DIR")
+    source = "--key" if key is not None else "not pinned"
+    sources = []
+    for spec in specs:
+        reviewed = review_log(spec, key=key, witnesses=witnesses)
+        party = reviewed.report.party or Path(spec).name
+        sources.append(LogSource(party, Path(spec), reviewed, source))
+    return sources, None, warnings
+
+
+def _reviewed(args: argparse.Namespace) -> tuple[Any, list[Any]]:
+    """Verify ``args.log`` under the pinning options; return it and the filtered entries."""
+    from fedseal.audit.export import filter_entries
+    from fedseal.errors import ConfigError
+
+    specs = [args.log] if args.log else (["server"] if args.deployment else [])
+    sources, _, warnings = _sources(args, specs)
+    if not sources:
+        raise ConfigError(f"{specs[0]}: the log could not be read")
+    reviewed = sources[0].reviewed
+    if args.key or args.witness or args.deployment:
         warnings.extend(reviewed.report.warnings)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -257,19 +315,37 @@ def _export(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from fedseal.audit.report import write_report
-    from fedseal.audit.review import review_log
 
-    key = _load_key(args.key) if args.key else None
-    witnesses, warnings = _witnesses(args.witness)
+    sources, plan, warnings = _sources(args, list(args.logs))
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    reviewed = [review_log(p, key=key, witnesses=witnesses) for p in args.logs]
-    for path, item in zip(args.logs, reviewed, strict=True):
-        banner = item.banner()
+    for item in sources:
+        banner = item.reviewed.banner()
         if banner:
-            print(f"{path}: {banner}", file=sys.stderr)
-    print(write_report(args.logs, args.out, reviewed=reviewed, witness_files=args.witness))
-    return 0 if all(item.ok for item in reviewed) else 1
+            print(f"{item.path}: {banner}", file=sys.stderr)
+    witness_files = [*(str(w) for w in (plan.witness_files if plan else [])), *args.witness]
+    paths = [s.path for s in sources]
+    reviewed = [s.reviewed for s in sources]
+    print(write_report(paths, args.out, reviewed=reviewed, witness_files=witness_files))
+    if args.compliance or args.compliance_html or args.compliance_json:
+        from fedseal.audit.compliance import build_pack, write_pack
+
+        pack = build_pack(
+            sources,
+            server=plan.server if plan else None,
+            silos=plan.silos if plan else None,
+            deployment=plan.root if plan else None,
+            warnings=warnings,
+            witness_files=witness_files,
+        )
+        out = Path(args.out)
+        html_path = args.compliance_html or out / "compliance.html"
+        json_path = args.compliance_json or out / "compliance.json"
+        for path in write_pack(pack, html_path, json_path):
+            print(path)
+        if not pack["verification"]["all_verified"]:
+            print("compliance pack: NOT every log verifies (marked in the pack)", file=sys.stderr)
+    return 0 if sources and all(s.reviewed.ok for s in sources) else 1
 
 
 def _repair(args: argparse.Namespace) -> int:

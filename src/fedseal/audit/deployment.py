@@ -11,6 +11,7 @@ round is detected. A silo folder that is not on this machine is a warning, not a
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from fedseal.audit.witness import read_witnesses
 from fedseal.errors import ConfigError
 from fedseal.secagg.identity import IdentityPublicKey
 
-__all__ = ["LogResult", "verify_deployment"]
+__all__ = ["DeploymentPlan", "LogPlan", "LogResult", "plan_deployment", "verify_deployment"]
 
 WITNESS_STORE = "witnessed-checkpoints.jsonl"
 #: Under the server's ``state_dir``: the silos' own checkpoints it keeps, one store per silo
@@ -62,6 +63,124 @@ def _verify(party: str, path: Path, warnings: list[str], **kwargs: Any) -> LogRe
         return LogResult(party, path, None, [*warnings, str(exc)])
 
 
+@dataclass(slots=True)
+class LogPlan:
+    """How one log of a deployment is verified: its party, file, pinned key and witnesses.
+
+    ``roster`` and ``quorum`` are set for the server's log only (co-signers must be roster
+    silos, at least ``quorum`` of them per checkpoint); ``key_source`` says where ``key`` came
+    from, for reports.
+    """
+
+    party: str
+    path: Path
+    key: IdentityPublicKey | None
+    witnesses: list[Witnessed]
+    key_source: str
+    roster: dict[str, IdentityPublicKey] | None = None
+    quorum: int | None = None
+
+
+@dataclass(slots=True)
+class DeploymentPlan:
+    """A deployment folder as read: its configs (raw TOML), its logs, and what was skipped."""
+
+    root: Path
+    server: dict[str, Any]
+    silos: dict[str, dict[str, Any]]
+    logs: list[LogPlan]
+    witness_files: list[Path]
+    warnings: list[str]
+
+
+def plan_deployment(
+    folder: str | os.PathLike[str],
+    *,
+    quorum: int | None = None,
+    key: IdentityPublicKey | None = None,
+    extra_witnesses: list[Witnessed] | None = None,
+) -> DeploymentPlan:
+    """Read a deployment folder: which logs to verify, under which keys and witnesses.
+
+    Parameters are as for :func:`verify_deployment`; nothing is verified here.
+
+    Raises
+    ------
+    ConfigError
+        If ``server/server.toml`` is missing or not TOML.
+    """
+    root = Path(folder)
+    server_dir = root / "server"
+    server = _toml(server_dir / "server.toml")
+    roster, warnings = parse_roster(server.get("identities", {}))
+    corruption = server.get("corruption", 0.05)
+    if not isinstance(corruption, int | float) or not 0 <= corruption < 0.5:
+        warnings.append(f"server.toml corruption {corruption!r} is invalid; using 0.05")
+        corruption = 0.05
+    q = default_quorum(len(roster), float(corruption)) if quorum is None else quorum
+    witnesses: list[Witnessed] = list(extra_witnesses or [])
+    pinned: dict[IdentityPublicKey, list[str]] = {}
+    silo_logs: list[tuple[str, Path]] = []
+    silos: dict[str, dict[str, Any]] = {}
+    stores: list[Path] = []
+    for name in sorted(roster):
+        silo_dir = root / "silos" / name
+        try:
+            silo = _toml(silo_dir / "silo.toml")
+        except ConfigError as exc:
+            warnings.append(f"silo {name}: {exc}; its log and witness store are not checked")
+            continue
+        silos[name] = silo
+        try:
+            server_key = IdentityPublicKey(bytes.fromhex(str(silo.get("server_identity"))))
+            pinned.setdefault(server_key, []).append(name)
+        except (ValueError, ConfigError):
+            warnings.append(f"silo {name}: server_identity is not a 32-byte hex key")
+        store = _path(silo_dir, silo.get("state_dir"), "state") / WITNESS_STORE
+        try:
+            found, notes = read_witnesses(store, f"silo {name}'s witness store")
+            witnesses.extend(found)
+            warnings.extend(notes)
+            stores.append(store)
+        except ConfigError as exc:
+            warnings.append(f"silo {name}: {exc}")
+        silo_logs.append((name, _path(silo_dir, silo.get("audit_log"), "audit.jsonl")))
+    source = "--key"
+    if key is None and len(pinned) == 1:
+        key, source = next(iter(pinned)), "server_identity pinned in every silo.toml"
+    elif key is None and pinned:
+        who = "; ".join(f"{k.fingerprint()} by {', '.join(v)}" for k, v in pinned.items())
+        warnings.append(f"silos pinned different server keys ({who}): server log unpinned")
+    server_log = _path(server_dir, server.get("audit_log"), "audit.jsonl")
+    logs = [
+        LogPlan(
+            "server",
+            server_log,
+            key,
+            witnesses,
+            source if key is not None else "not pinned",
+            roster=roster,
+            quorum=q,
+        )
+    ]
+    # What the server keeps of each silo's own checkpoints (sent with its co-signatures): a
+    # silo log truncated or emptied after a checkpoint it sent no longer contains it.
+    held = _path(server_dir, server.get("state_dir"), "state") / SILO_WITNESS
+    for name, path in silo_logs:
+        kept: list[Witnessed] = []
+        store = held / f"{name}.jsonl"
+        if store.exists():
+            try:
+                kept, notes = read_witnesses(store, f"the server's witness store of {name}")
+                warnings.extend(notes)
+                stores.append(store)
+            except ConfigError as exc:
+                warnings.append(f"silo {name}: {exc}")
+        source = f"server.toml [identities] {name}"
+        logs.append(LogPlan(name, path, roster[name], kept, source))
+    return DeploymentPlan(root, server, silos, logs, stores, warnings)
+
+
 def verify_deployment(
     folder: str | Path,
     *,
@@ -95,67 +214,11 @@ def verify_deployment(
     ConfigError
         If ``server/server.toml`` is missing or not TOML.
     """
-    root = Path(folder)
-    server_dir = root / "server"
-    server = _toml(server_dir / "server.toml")
-    roster, warnings = parse_roster(server.get("identities", {}))
-    corruption = server.get("corruption", 0.05)
-    if not isinstance(corruption, int | float) or not 0 <= corruption < 0.5:
-        warnings.append(f"server.toml corruption {corruption!r} is invalid; using 0.05")
-        corruption = 0.05
-    q = default_quorum(len(roster), float(corruption)) if quorum is None else quorum
-    witnesses: list[Witnessed] = list(extra_witnesses or [])
-    pinned: dict[IdentityPublicKey, list[str]] = {}
-    silo_logs: list[tuple[str, Path]] = []
-    for name in sorted(roster):
-        silo_dir = root / "silos" / name
-        try:
-            silo = _toml(silo_dir / "silo.toml")
-        except ConfigError as exc:
-            warnings.append(f"silo {name}: {exc}; its log and witness store are not checked")
-            continue
-        try:
-            server_key = IdentityPublicKey(bytes.fromhex(str(silo.get("server_identity"))))
-            pinned.setdefault(server_key, []).append(name)
-        except (ValueError, ConfigError):
-            warnings.append(f"silo {name}: server_identity is not a 32-byte hex key")
-        store = _path(silo_dir, silo.get("state_dir"), "state") / WITNESS_STORE
-        try:
-            found, notes = read_witnesses(store, f"silo {name}'s witness store")
-            witnesses.extend(found)
-            warnings.extend(notes)
-        except ConfigError as exc:
-            warnings.append(f"silo {name}: {exc}")
-        silo_logs.append((name, _path(silo_dir, silo.get("audit_log"), "audit.jsonl")))
-    if key is None and len(pinned) == 1:
-        key = next(iter(pinned))
-    elif key is None and pinned:
-        who = "; ".join(f"{k.fingerprint()} by {', '.join(v)}" for k, v in pinned.items())
-        warnings.append(f"silos pinned different server keys ({who}): server log unpinned")
-    server_log = _path(server_dir, server.get("audit_log"), "audit.jsonl")
-    results = [
-        _verify(
-            "server",
-            server_log,
-            [],
-            key=key,
-            witnesses=witnesses,
-            roster=roster,
-            quorum=q,
-            strict=strict,
-        )
-    ]
-    # What the server keeps of each silo's own checkpoints (sent with its co-signatures): a
-    # silo log truncated or emptied after a checkpoint it sent no longer contains it.
-    held = _path(server_dir, server.get("state_dir"), "state") / SILO_WITNESS
-    for name, path in silo_logs:
-        kept: list[Witnessed] = []
-        store = held / f"{name}.jsonl"
-        if store.exists():
-            try:
-                kept, notes = read_witnesses(store, f"the server's witness store of {name}")
-                warnings.extend(notes)
-            except ConfigError as exc:
-                warnings.append(f"silo {name}: {exc}")
-        results.append(_verify(name, path, [], key=roster[name], witnesses=kept))
-    return results, warnings
+    plan = plan_deployment(folder, quorum=quorum, key=key, extra_witnesses=extra_witnesses)
+    results = []
+    for log in plan.logs:
+        options: dict[str, Any] = {"key": log.key, "witnesses": log.witnesses}
+        if log.roster is not None:
+            options.update(roster=log.roster, quorum=log.quorum, strict=strict)
+        results.append(_verify(log.party, log.path, [], **options))
+    return results, plan.warnings

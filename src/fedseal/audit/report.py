@@ -1,6 +1,12 @@
 """HTML compliance trail built from audit logs: what happened per round, and which events
 evidence which control (HIPAA 45 CFR §164.312(b) and (c)(1); GDPR Art. 30 and Art. 5(2)).
 
+Per round: participants, outcome (a failed round with its reason), dropouts, the consistency
+check, the released aggregate's digest and ε per silo (from the silos' logs,
+:mod:`fedseal.audit.compliance_rounds`); then the failed rounds, ε per silo over the whole
+history, and the anomalies an auditor should look at (dropouts, refusals, budget exhaustion,
+rejected aggregates, equivocation, under-witnessed checkpoints, gaps, unverified entries).
+
 The report is a static, self-contained ``index.html`` (no scripts, no external assets). Every
 value from a log is HTML-escaped. Each log is verified first (with the pinned key and witnesses
 given, stated at the top) and its verdict is shown: a trail built from a log that does not verify
@@ -10,15 +16,20 @@ shown apart, marked ``UNVERIFIED``, in every table.
 
 from __future__ import annotations
 
-import html
 import os
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from fedseal.audit import events as ev
+from fedseal.audit.compliance_html import STYLE, anomaly_section, esc, marked
+from fedseal.audit.compliance_rounds import (
+    RoundFacts,
+    anomalies,
+    collect_rounds,
+    epsilon_values,
+    integrity_anomalies,
+)
 from fedseal.audit.entry import Entry
 from fedseal.audit.review import Reviewed, review_log
 
@@ -49,96 +60,111 @@ CONTROLS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
 }  # fmt: skip
 
-_STYLE = (
-    "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
-    "td,th{border:1px solid #999;padding:4px 8px;text-align:left;vertical-align:top}"
-    ".ok{color:#060}.bad{color:#b00;font-weight:bold}code{font-size:90%}"
-)
-
-
-@dataclass
-class _Round:
-    participants: set[str] = field(default_factory=set)
-    dropouts: list[str] = field(default_factory=list)
-    consistency: list[str] = field(default_factory=list)
-    digests: set[str] = field(default_factory=set)
-    epsilon: dict[str, float] = field(default_factory=dict)
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _names(value: Any) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list) else []
-
-
-def _collect(entries: Sequence[Entry]) -> dict[int, _Round]:
-    rounds: dict[int, _Round] = defaultdict(_Round)
-    for e in entries:
-        if e.round is None:
-            continue
-        r, d = rounds[e.round], e.details
-        silo = str(d.get("silo", e.party))
-        if e.event in (ev.ROUND_STARTED, ev.ROUND_FINISHED):
-            r.participants.update(_names(d.get("participants")))
-        elif e.event == ev.KEYS_ADVERTISED:
-            r.participants.add(silo)
-        elif e.event == ev.DROPOUT:
-            r.dropouts.append(f"{silo} ({d.get('stage', '?')}: {d.get('reason', '?')})")
-        elif e.event == ev.CONSISTENCY_RESULT:
-            r.consistency.append(f"{e.party}: {e.outcome}")
-        elif e.event == ev.AGGREGATE_RELEASED:
-            r.digests.add(str(d.get("aggregate_sha256", d.get("digest", "?"))))
-        elif e.event == ev.DP_EPSILON_SPENT and isinstance(d.get("epsilon"), int | float):
-            r.epsilon[silo] = float(d["epsilon"])
-        if e.party != "server" and e.event not in (ev.CHECKPOINT, ev.CHECKPOINT_COSIGNED):
-            r.participants.add(e.party)
-    return dict(rounds)
-
-
-def _marked(good: Sequence[str], bad: Sequence[str], empty: str) -> str:
-    """Verified values as they are, then unverified ones marked; all escaped."""
-    cells = [_e(x) for x in good] + [f'<span class="bad">UNVERIFIED: {_e(x)}</span>' for x in bad]
-    return "<br>".join(cells) or empty
-
 
 def _verdicts(paths: Sequence[Path], reviewed: Sequence[Reviewed]) -> list[str]:
     out = ["<h2>Logs</h2><table><tr><th>log</th><th>party</th><th>verification</th></tr>"]
     for path, item in zip(paths, reviewed, strict=True):
         rep = item.report
         cls = "ok" if item.ok else "bad"
-        text = _e(rep.summary()).replace("\n", "<br>")
+        text = esc(rep.summary()).replace("\n", "<br>")
         if item.banner():
-            text += "<br>" + _e(f"{item.banner()}: later entries are marked UNVERIFIED below")
+            text += "<br>" + esc(f"{item.banner()}: later entries are marked UNVERIFIED below")
         out.append(
-            f"<tr><td><code>{_e(path)}</code></td><td>{_e(rep.party or '-')}</td>"
-            f'<td class="{cls}">{text}<br>{_e(item.pinning())}</td></tr>'
+            f"<tr><td><code>{esc(path)}</code></td><td>{esc(rep.party or '-')}</td>"
+            f'<td class="{cls}">{text}<br>{esc(item.pinning())}</td></tr>'
         )
     out.append("</table>")
     return out
 
 
-def _rounds_table(rounds: dict[int, _Round], unverified: dict[int, _Round]) -> list[str]:
+def _outcome(r: RoundFacts) -> str:
+    if r.outcome is None:
+        return "unfinished" if r.started else "-"
+    return r.outcome + (f": {r.reason}" if r.reason else "")
+
+
+def _rounds_table(rounds: dict[int, RoundFacts], unverified: dict[int, RoundFacts]) -> list[str]:
     out = [
-        "<h2>Rounds</h2><table><tr><th>round</th><th>participants</th><th>dropouts</th>"
-        "<th>consistency check</th><th>aggregate digest (SHA-256)</th><th>ε spent</th></tr>"
+        "<h2>Rounds</h2><table><tr><th>round</th><th>outcome</th><th>participants</th>"
+        "<th>dropouts</th><th>consistency check</th><th>aggregate digest (SHA-256)</th>"
+        "<th>ε per silo: increase of its cumulative ε (total)</th></tr>"
     ]
     for number in sorted(set(rounds) | set(unverified)):
-        r, u = rounds.get(number, _Round()), unverified.get(number, _Round())
+        r, u = rounds.get(number, RoundFacts()), unverified.get(number, RoundFacts())
         parts = [", ".join(sorted(r.participants))] if r.participants else []
         extra = u.participants - r.participants
         bad_parts = [", ".join(sorted(extra))] if extra else []
-        eps = [f"{s}: {v:.4g}" for s, v in sorted(r.epsilon.items())]
-        bad_eps = [f"{s}: {v:.4g}" for s, v in sorted(u.epsilon.items())]
+        outcome = [_outcome(r)] if r.outcome or r.started or not u.outcome else []
+        bad_outcome = [_outcome(u)] if u.outcome else []
         label = f"{number}" if number in rounds else f'<span class="bad">{number} UNVERIFIED</span>'
         out.append(
-            f"<tr><td>{label}</td><td>{_marked(parts, bad_parts, '-')}</td>"
-            f"<td>{_marked(r.dropouts, u.dropouts, 'none')}</td>"
-            f"<td>{_marked(r.consistency, u.consistency, '-')}</td>"
-            f"<td><code>{_marked(sorted(r.digests), sorted(u.digests), '-')}</code></td>"
-            f"<td>{_marked(eps, bad_eps, '-')}</td></tr>"
+            f"<tr><td>{label}</td><td>{marked(outcome, bad_outcome, '-')}</td>"
+            f"<td>{marked(parts, bad_parts, '-')}</td>"
+            f"<td>{marked(r.dropouts, u.dropouts, 'none')}</td>"
+            f"<td>{marked(r.consistency, u.consistency, '-')}</td>"
+            f"<td><code>{marked(sorted(r.digests), sorted(u.digests), '-')}</code></td>"
+            f"<td>{marked(r.epsilon, u.epsilon, '-')}</td></tr>"
         )
+    out.append("</table>")
+    return out
+
+
+def _failed_table(rounds: dict[int, RoundFacts], unverified: dict[int, RoundFacts]) -> list[str]:
+    rows = []
+    for number in sorted(set(rounds) | set(unverified)):
+        for facts, bad in ((rounds.get(number), False), (unverified.get(number), True)):
+            if facts is None or facts.outcome in (None, ev.SUCCESS):
+                continue
+            cell = marked(
+                [] if bad else [facts.reason or "no reason given"],
+                [facts.reason or "no reason given"] if bad else [],
+                "-",
+            )
+            rows.append(f"<tr><td>{number}</td><td>{cell}</td><td>{len(facts.dropouts)}</td></tr>")
+    head = "<h2>Failed rounds</h2>"
+    if not rows:
+        return [head, "<p>No round_finished entry reports a failure.</p>"]
+    return [
+        head,
+        "<table><tr><th>round</th><th>reason</th><th>dropouts</th></tr>",
+        *rows,
+        "</table>",
+    ]
+
+
+def _epsilon_table(good: Sequence[Entry], bad: Sequence[Entry]) -> list[str]:
+    """Per silo: rounds with an ε record, the last cumulative ε, the budget of its dp_plan."""
+    eps = epsilon_values([*good, *bad])
+    silos: dict[str, dict[str, list[str]]] = {}
+    for entries, key in ((good, "good"), (bad, "bad")):
+        for e in entries:
+            d = e.details
+            if id(e) in eps:
+                silo, _, total = eps[id(e)]
+                row = silos.setdefault(silo, {})
+                row.setdefault(f"rounds_{key}", []).append(str(e.round))
+                if total is not None:
+                    row[f"total_{key}"] = [f"{total:.4g}"]
+            elif e.event == ev.DP_PLAN and "epsilon_budget" in d:
+                row = silos.setdefault(str(d.get("silo", e.party)), {})
+                row[f"budget_{key}"] = [f"{d['epsilon_budget']} (δ {d.get('delta', '?')})"]
+    out = [
+        "<h2>Privacy budget per silo (from the silos' logs)</h2><table><tr><th>silo</th>"
+        "<th>rounds with an ε record</th><th>cumulative ε at the last record</th>"
+        "<th>ε budget (dp_plan)</th></tr>"
+    ]
+    if not silos:
+        out.append('<tr><td colspan="4">no dp_epsilon_spent or dp_plan entry</td></tr>')
+    for silo, row in sorted(silos.items()):
+        cells = [
+            marked(
+                [", ".join(row.get(f"{k}_good", []))] if row.get(f"{k}_good") else [],
+                [", ".join(row.get(f"{k}_bad", []))] if row.get(f"{k}_bad") else [],
+                "-",
+            )
+            for k in ("rounds", "total", "budget")
+        ]
+        out.append(f"<tr><td>{esc(silo)}</td><td>" + "</td><td>".join(cells) + "</td></tr>")
     out.append("</table>")
     return out
 
@@ -150,11 +176,13 @@ def _controls_table(counts: Counter[str], unverified: Counter[str]) -> list[str]
     ]
     for control, (requirement, names) in CONTROLS.items():
         evidence = "<br>".join(
-            f"<code>{_e(n)}</code> ({counts.get(n, 0)})"
+            f"<code>{esc(n)}</code> ({counts.get(n, 0)})"
             + (f' <span class="bad">+ {unverified[n]} UNVERIFIED</span>' if unverified[n] else "")
             for n in names
         )
-        out.append(f"<tr><td>{_e(control)}</td><td>{_e(requirement)}</td><td>{evidence}</td></tr>")
+        out.append(
+            f"<tr><td>{esc(control)}</td><td>{esc(requirement)}</td><td>{evidence}</td></tr>"
+        )
     out.append("</table>")
     return out
 
@@ -162,7 +190,7 @@ def _controls_table(counts: Counter[str], unverified: Counter[str]) -> list[str]
 def _pinning(reviewed: Sequence[Reviewed], witness_files: Sequence[str]) -> str:
     keys = {item.key.fingerprint() for item in reviewed if item.key is not None}
     key = f"pinned key {', '.join(sorted(keys))}" if keys else "key not pinned"
-    used = ", ".join(f"<code>{_e(w)}</code>" for w in witness_files) or "none"
+    used = ", ".join(f"<code>{esc(w)}</code>" for w in witness_files) or "none"
     verdict = "every log verifies" if all(i.ok for i in reviewed) else "NOT every log verifies"
     cls = "ok" if all(i.ok for i in reviewed) else "bad"
     return f'<p class="{cls}">Verification: {verdict}; {key}; witnesses: {used}.</p>'
@@ -195,16 +223,25 @@ def build_report(
     checked = list(reviewed) if reviewed is not None else [review_log(p) for p in files]
     good = [e for item in checked for e in item.entries[: item.verified_count]]
     bad = [e for item in checked for e in item.entries[item.verified_count :]]
+    unverified = {id(e) for e in bad}
+    rounds, rounds_bad = collect_rounds([*good, *bad], unverified)
+    found = [
+        a for item in checked for a in integrity_anomalies(item.report.party or "?", item.report)
+    ]
+    found += anomalies([*good, *bad], unverified)
     body = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>fedseal compliance trail</title>',
-        f"<style>{_STYLE}</style></head><body><h1>fedseal compliance trail</h1>",
+        f"<style>{STYLE}</style></head><body><h1>fedseal compliance trail</h1>",
         _pinning(checked, witness_files),
         "<p>Built from tamper-evident audit logs (hash chain, RFC 6962 Merkle tree, signed "
         "checkpoints). Without a pinned key or witnesses, a log re-signed under another key "
         "verifies: pass <code>--key PUBKEY --witness FILE</code>.</p>",
         *_verdicts(files, checked),
-        *_rounds_table(_collect(good), _collect(bad)),
+        *_rounds_table(rounds, rounds_bad),
+        *_failed_table(rounds, rounds_bad),
+        *_epsilon_table(good, bad),
+        *anomaly_section([a.as_dict() for a in found]),
         *_controls_table(Counter(e.event for e in good), Counter(e.event for e in bad)),
         "</body></html>",
     ]

@@ -30,6 +30,7 @@ from fedseal.config.common import (
     check_message_sizes,
     check_round_policy,
 )
+from fedseal.config.processing import PROCESSING, ProcessingSettings
 from fedseal.config.schema import INT, NUMBER, REQUIRED, STR, STRINGS, TABLE, Option, Table
 from fedseal.config.strategy import STRATEGY, StrategySettings
 from fedseal.config.tls import SERVER_TLS, TlsFiles
@@ -126,6 +127,20 @@ SERVER = Table(
             table=STRATEGY,
             build=StrategySettings,
         ),
+        Option(
+            key="processing",
+            kind=TABLE,
+            check=instance_of(ProcessingSettings),
+            comment=(
+                "the processing activity as the controller declares it (GDPR Art. 30), for\n"
+                "`fedseal audit report --compliance`: controller, processor, dpo_contact,\n"
+                "purposes, data_subjects, data_categories, recipients, transfers, retention,\n"
+                "organisational_measures; all optional"
+            ),
+            table=PROCESSING,
+            build=ProcessingSettings,
+            write=False,
+        ),
         IDENTITIES,
     )
 )
@@ -194,6 +209,9 @@ class ServerConfig:
     strategy : StrategySettings
         The ``[strategy]`` table: the federated optimiser and the per-round config it sends
         to silos (:mod:`fedseal.config.strategy`). Default: plain FedAvg.
+    processing : ProcessingSettings
+        The optional ``[processing]`` table: the processing activity as the controller declares
+        it, for the compliance pack (:mod:`fedseal.config.processing`). Not used by rounds.
 
     Raises
     ------
@@ -230,6 +248,7 @@ class ServerConfig:
     metric_clip: float = SERVER.default("metric_clip")
     paillier_public_key: Path | None = SERVER.default("paillier_public_key")  # noqa: RUF009
     strategy: StrategySettings = field(default_factory=StrategySettings)
+    processing: ProcessingSettings = field(default_factory=ProcessingSettings)
 
     def __post_init__(self) -> None:
         SERVER.validate(self)  # each option's own check
