@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,13 +65,19 @@ def test_a_per_layer_app_trains_and_a_wrong_layer_shape_abstains() -> None:
 
 @pytest.mark.parametrize("aggregation", ["none", "masking"])
 def test_a_model_no_app_accepts_stops_the_server_at_once(aggregation: str) -> None:
-    """Issue 13: an initial model of the wrong size used to burn round after round."""
+    """Issue 13: an initial model of the wrong size used to burn round after round; now each
+    silo's Hello declares its app's layout and the server stops before round 1."""
     from fedseal.errors import RoundAbortedError
 
     apps = {s: LayerApp() for s in ("a", "b", "c")}
     config = LoopbackConfig(aggregation=aggregation, rounds=3, timeout_s=30)
-    with pytest.raises(RoundAbortedError, match=r"has 9 values, which no silo's app accepts"):
+    expected = (
+        r"the server's model \(9 values\) does not fit the apps of 3 of 3 silos \(a, b, c\).*"
+        r"a's app has a model of 2 arrays, 8 values"
+    )
+    with pytest.raises(RoundAbortedError, match=expected):
         run_loopback(apps, np.zeros(9), config)
+    assert all(app.rounds == 0 for app in apps.values())  # no round was run
 
 
 def test_torch_adapter_round_trip() -> None:
@@ -100,3 +107,50 @@ def test_sklearn_adapter_round_trip() -> None:
     fedseal_sklearn.load(fresh, fedseal_sklearn.arrays(fitted), classes=[0, 1])
     np.testing.assert_array_equal(fresh.predict(x), fitted.predict(x))
     assert [a.shape for a in fedseal_sklearn.zeros(30)] == [(1, 30), (1,)]
+
+
+class NamedLayerApp(LayerApp):
+    """A :class:`LayerApp` that names its arrays (as ``fedseal.torch.names`` does)."""
+
+    def layer_names(self) -> list[str]:
+        return ["dense.weight", "dense.bias"]
+
+
+class WideApp(LayerApp):
+    """An app whose model has one more value than the others'."""
+
+    def get_weights(self) -> list[np.ndarray[Any, Any]]:
+        return [np.zeros((3, 2)), np.zeros(3)]
+
+
+def test_a_silo_whose_app_does_not_fit_is_refused_at_connect_and_the_rest_train(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from fedseal.audit.export import read_entries
+
+    apps: dict[str, Any] = {s: NamedLayerApp() for s in ("a", "b", "c")}
+    apps["d"] = WideApp()
+    config = LoopbackConfig(aggregation="masking", rounds=1, min_participants=3)
+    result = run_loopback(apps, np.zeros(8), config, state_dir=tmp_path / "run")
+    (summary,) = result.summaries
+    assert summary.completed and summary.participants == ("a", "b", "c")
+    assert apps["d"].rounds == 0
+    layout = json.loads((tmp_path / "run" / "server" / "layout.json").read_text())
+    assert layout == {
+        "arrays": [{"name": "dense.weight", "shape": [3, 2]}, {"name": "dense.bias", "shape": [2]}],
+        "values": 8,
+    }
+    refused = [
+        e.details
+        for e in read_entries(tmp_path / "run" / "server" / "audit.jsonl")[0]
+        if e.event == "party_authenticated" and e.outcome == "refused"
+    ]
+    assert refused == [
+        {
+            "peer": "d",
+            "reason": "d's app has a model of 2 arrays, 9 values; the server's model has 8 "
+            "values: check the server's --init-model or the app",
+        }
+    ]

@@ -28,15 +28,16 @@ from fedseal.server.grpc_server import STATUS_CODES, status_for
     [
         (MessageTooLarge("x"), grpc.StatusCode.RESOURCE_EXHAUSTED),
         (ProtocolViolation("x"), grpc.StatusCode.INVALID_ARGUMENT),
+        (TimeoutError(), grpc.StatusCode.DEADLINE_EXCEEDED),
     ],
-    ids=["message-too-large", "protocol-violation"],
+    ids=["message-too-large", "protocol-violation", "no-hello-in-time"],
 )
 def test_each_table_row(exc: BaseException, code: grpc.StatusCode) -> None:
     assert status_for(exc) is code
 
 
 def test_every_table_row_is_tested_and_subclasses_come_first() -> None:
-    assert [cls for cls, _ in STATUS_CODES] == [MessageTooLarge, ProtocolViolation]
+    assert [cls for cls, _ in STATUS_CODES] == [MessageTooLarge, ProtocolViolation, TimeoutError]
     for i, (cls, _) in enumerate(STATUS_CODES):
         for later, _ in STATUS_CODES[i + 1 :]:
             assert not issubclass(later, cls), f"{later.__name__} is shadowed by {cls.__name__}"

@@ -17,6 +17,7 @@ from fedseal.errors import ConfigError, ProtocolViolation
 from fedseal.names import RESERVED_NAMES
 from fedseal.protocol import control as c
 from fedseal.protocol import messages as m
+from fedseal.protocol.hello import Hello, LayerSpec
 from fedseal.protocol.wire import serde
 from fedseal.protocol.wire._pb.fedseal.v1 import fedseal_pb2 as pb
 from fedseal.secagg.graph import GraphKind
@@ -109,6 +110,17 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     m.UnmaskRequest: st.builds(m.UnmaskRequest, text, round_ids, names, names, pairs),
     m.UnmaskResponse: st.builds(m.UnmaskResponse, text, round_ids, text, pairs, pairs),
     m.AbortRound: st.builds(m.AbortRound, text, round_ids, text),
+    Hello: st.builds(
+        Hello,
+        text,
+        text,
+        st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
+        rejected,
+        st.lists(
+            st.builds(LayerSpec, text, st.lists(st.integers(0, 2**10), max_size=4).map(tuple)),
+            max_size=4,
+        ).map(tuple),
+    ),
 }
 
 TO_SILO = typing.get_args(c.ToSilo)

@@ -42,6 +42,7 @@ from fedseal.deploy.files import write_atomic
 from fedseal.protocol import control as c
 from fedseal.protocol import messages as m
 from fedseal.protocol.client import ClientPolicy
+from fedseal.protocol.hello import Hello, roster_digest
 from fedseal.secagg.hazmat.randomness import RandomSource, SystemRandomSource
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
 
@@ -106,6 +107,7 @@ class SiloAgent:
             self._modes["paillier"] = PaillierMode(
                 **ids, paillier=paillier, training=training, audit=audit_event
             )
+        self._roster = {name: key.to_bytes().hex() for name, key in directory.items()}
         self._active: SiloMode | None = None
         self._attestation = Attestation(
             **ids, identity_key=identity_key, server_identity=server_identity,
@@ -127,6 +129,13 @@ class SiloAgent:
     ) -> None:
         if self._audit is not None:
             self._audit.append(event, round=round_id, outcome=outcome, details=details)
+
+    def hello(self) -> Hello:
+        """The first message of every connection: this silo's roster and its app's model."""
+        return Hello(
+            self.deployment_id, self.silo, roster_digest(self._roster), tuple(sorted(self._roster)),
+            self._training.declared(),
+        )  # fmt: skip
 
     def connection_lost(self) -> None:
         """The stream broke: abandon the round in progress (its secrets are dropped)."""

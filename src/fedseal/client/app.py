@@ -7,6 +7,10 @@ arrays, one per layer, as the app's ``get_weights()`` returns them
 (:mod:`fedseal.client.arrays`; adapters: :mod:`fedseal.torch`, :mod:`fedseal.sklearn`); the
 app never sees keys, masks or the network.
 
+Any app may have ``layer_names()`` returning one name per array of ``get_weights()`` (for torch,
+``fedseal.torch.names(model)``): the silo declares names and shapes to the server when it
+connects, so the server can check its model before round 1 and export it as a ``state_dict``.
+
 A DP app may also have ``privacy_plan()`` returning a :class:`fedseal.dp.guard.PrivacyPlan`
 (delegate to :meth:`fedseal.dp.PrivateTrainer.privacy_plan`) or None: the silo then logs and
 audits at start how many rounds its remaining ε budget allows, and refuses to start if none

@@ -21,6 +21,7 @@ import grpc
 
 from fedseal.client.agent import SiloAgent
 from fedseal.errors import ConfigError, ProtocolViolation
+from fedseal.protocol import control as c
 from fedseal.protocol.wire.channel import METHOD, TransportLimits, channel_options
 from fedseal.protocol.wire.framing import Reassembler, split_frames
 from fedseal.protocol.wire.serde import decode_to_silo, encode_to_server
@@ -30,6 +31,9 @@ __all__ = ["GrpcSiloClient"]
 log = logging.getLogger("fedseal.client")
 
 _FATAL = (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED)
+#: Refusals another server start may lift (e.g. the server's model does not fit this app):
+#: logged as errors and retried with the backoff.
+_REFUSED = (grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION)
 
 
 class GrpcSiloClient:
@@ -92,7 +96,7 @@ class GrpcSiloClient:
                 details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
                 if code in _FATAL:
                     raise ConfigError(f"the server refused this silo: {details}") from None
-                if code is grpc.StatusCode.ALREADY_EXISTS:  # retried: the other may go away
+                if code in _REFUSED:
                     log.error("the server refused this connection: %s", details)
                 else:
                     log.warning("connection to %s failed (%s): %s", self._address, code, details)
@@ -115,9 +119,19 @@ class GrpcSiloClient:
                 return
             yield frame
 
+    def _send(self, outbox: queue.Queue[bytes | None], message: c.ToServer) -> None:
+        self._message_id += 1
+        for part in split_frames(
+            encode_to_server(message),
+            message_id=self._message_id,
+            chunk_size=self._limits.chunk_bytes,
+        ):
+            outbox.put(part)
+
     def _stream(self) -> bool:
         outbox: queue.Queue[bytes | None] = queue.Queue()
         stop = threading.Event()
+        self._send(outbox, self.agent.hello())
         with grpc.secure_channel(self._address, self._credentials, self._options) as channel:
             call = channel.stream_stream(METHOD)(self._frames(outbox, stop))
             reassembler = Reassembler(max_message_bytes=self._limits.max_message_bytes)
@@ -128,13 +142,7 @@ class GrpcSiloClient:
                         continue
                     replies, finished = self.agent.handle(decode_to_silo(payload))
                     for reply in replies:
-                        self._message_id += 1
-                        for part in split_frames(
-                            encode_to_server(reply),
-                            message_id=self._message_id,
-                            chunk_size=self._limits.chunk_bytes,
-                        ):
-                            outbox.put(part)
+                        self._send(outbox, reply)
                     if finished:
                         outbox.put(None)
                         return True

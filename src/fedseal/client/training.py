@@ -35,6 +35,7 @@ from fedseal.client.app import SiloApp
 from fedseal.client.arrays import Layout, layout_of
 from fedseal.errors import ConfigError, PrivacyBudgetExceeded
 from fedseal.protocol import control as c
+from fedseal.protocol.hello import LayerSpec
 from fedseal.secagg.hazmat.randomness import RandomSource
 
 __all__ = ["LocalTraining"]
@@ -103,6 +104,33 @@ class LocalTraining:
             self._layout = layout_of(self.app.get_weights())
             self._layout_known = True
         return self._layout
+
+    def declared(self) -> tuple[LayerSpec, ...]:
+        """The app's model as the silo's ``Hello`` declares it: each array's name and shape.
+
+        Names come from the app's optional ``layer_names()`` (``fedseal.torch.names``); a flat
+        vector is one unnamed array. Empty if the app fails to say (it is logged; each round
+        will then say why in its abstention).
+        """
+        try:
+            layout = self.layout()
+            shapes = (
+                ((int(np.asarray(self.app.get_weights()).size),),)
+                if layout is None
+                else layout.shapes
+            )
+            namer = getattr(self.app, "layer_names", None)
+            names = [str(n) for n in namer()] if callable(namer) else []
+            if names and len(names) != len(shapes):
+                log.warning("the app's layer_names() gives %d names for %d arrays; ignored",
+                            len(names), len(shapes))  # fmt: skip
+                names = []
+            return tuple(
+                LayerSpec(names[i] if names else "", shape) for i, shape in enumerate(shapes)
+            )
+        except Exception:  # user code, or a layout out of range
+            log.exception("cannot tell the server the app's model layout")
+            return ()
 
     def run(self, req: c.TrainRequest) -> npt.NDArray[Any] | str:
         """The encoded contribution for ``req``, or why this silo cannot contribute."""

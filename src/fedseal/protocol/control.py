@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fedseal.protocol import messages as m
+from fedseal.protocol.hello import Hello
 from fedseal.secagg.identity import signing_payload
 from fedseal.secagg.quantize import QuantizationSpec
 
@@ -303,5 +304,6 @@ ToServer = (
     | m.ConsistencySignature
     | m.UnmaskResponse
     | m.AbortRound
+    | Hello
 )
-"""Every message a silo sends to the server."""
+"""Every message a silo sends to the server (``Hello`` only first, on each connection)."""

@@ -198,6 +198,7 @@ async def serve(
             audit=audit,
             on_round=record,
             paillier=paillier,
+            roster=config.identities,
         )
         coordinator = GrpcCoordinator(
             driver,

@@ -46,7 +46,9 @@ from fedseal.audit import events as ev
 from fedseal.audit.log import AuditLog
 from fedseal.errors import AggregateIntegrityError, FedsealError, RoundAbortedError
 from fedseal.protocol import control as c
+from fedseal.protocol.hello import Hello
 from fedseal.secagg.identity import IdentityPublicKey
+from fedseal.server.admission import Admission, Refusal
 from fedseal.server.aggregators import make_aggregator
 from fedseal.server.attestation import attest
 from fedseal.server.driver_config import DriverConfig
@@ -85,6 +87,9 @@ class RoundDriver:
         Monotonic seconds (injected for tests).
     paillier : PaillierAggregator, optional
         Required by ``aggregation = "paillier"``: the deployment's public key and layout.
+    roster : mapping of str to str, optional
+        Every provisioned silo's identity key (hex), revoked ones included, which each silo's
+        ``Hello`` must match (default: ``directory``).
     """
 
     def __init__(
@@ -98,9 +103,14 @@ class RoundDriver:
         on_round: Callable[[RoundSummary], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         paillier: PaillierAggregator | None = None,
+        roster: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
         self._directory = dict(directory)
+        self._admission = Admission(
+            deployment_id=config.deployment_id, dim=strategy.dim, state_dir=state.dir,
+            roster=roster or {s: k.to_bytes().hex() for s, k in self._directory.items()},
+        )  # fmt: skip
         self._aggregator = make_aggregator(
             config, self._directory, dim=strategy.dim, paillier=paillier
         )
@@ -116,6 +126,17 @@ class RoundDriver:
         self.links: dict[str, Link] = {}
 
     # -- transport callbacks (called on the event loop) ----------------------------------------
+
+    def introduce(self, silo: str, hello: Hello) -> Refusal | None:
+        """A silo's first message: why it may not join (None: call :meth:`connected`)."""
+        refusal = self._admission.check(silo, hello)
+        if refusal is not None:
+            log.error("refused silo %s: %s", silo, refusal.reason)
+            self._audit_event(
+                ev.PARTY_AUTHENTICATED, None, ev.REFUSED, peer=silo, reason=refusal.reason[:500]
+            )
+            self._events.put_nowait(Gone(silo, refusal.reason))  # wakes the wait for silos
+        return refusal
 
     def connected(self, silo: str, link: Link) -> None:
         """A silo authenticated (the transport refuses a second live stream of one silo; should
@@ -191,13 +212,21 @@ class RoundDriver:
         cfg = self.config
         started = self._clock()
         deadline = started + cfg.connect_timeout_s
-        awaited = set(self._directory) - self._absent - set(self._excluded)
-        while not awaited <= set(self.links):
+        while True:
+            eligible = set(self._directory) - set(self._excluded)
+            hopeless = self._admission.hopeless(eligible, cfg.min_silos)
+            if hopeless is not None:
+                raise RoundAbortedError(hopeless)
+            if eligible - self._absent - set(self._admission.misfits) <= set(self.links):
+                break
             if await self._next_event(deadline) is not None:
                 continue
             if len(self.links) >= cfg.min_silos:
                 break
-            missing = ", ".join(sorted(set(self._directory) - set(self.links)))
+            missing = ", ".join(
+                f"{s} (refused: its app's model does not fit)" if s in self._admission.misfits
+                else s for s in sorted(set(self._directory) - set(self.links))
+            )  # fmt: skip
             waited = self._clock() - started
             if cfg.connect_give_up_s and waited >= cfg.connect_give_up_s:
                 raise RoundAbortedError(

@@ -22,20 +22,27 @@ import grpc.aio
 
 from fedseal.errors import ConfigError, MessageTooLarge, ProtocolViolation
 from fedseal.protocol import control as c
+from fedseal.protocol.hello import Hello
 from fedseal.protocol.wire.channel import SERVICE, TransportLimits, channel_options
 from fedseal.protocol.wire.framing import Reassembler, encode_frame
 from fedseal.protocol.wire.serde import decode_to_server, encode_to_silo
 from fedseal.server.driver import RoundDriver
 
-__all__ = ["STATUS_CODES", "GrpcCoordinator", "status_for"]
+__all__ = ["HELLO_TIMEOUT_S", "STATUS_CODES", "GrpcCoordinator", "status_for"]
 
 log = logging.getLogger("fedseal.server")
+
+#: Seconds a new stream has to send its ``Hello`` (protocol/hello.py) before it is closed.
+HELLO_TIMEOUT_S = 30.0
+#: The status of a refusal the silo may retry (its app's model does not fit the server's now).
+_RETRY_LATER = grpc.StatusCode.FAILED_PRECONDITION
 
 #: Exception class -> the status that ends a silo's stream when reading its messages raised it.
 #: Walked in order with ``isinstance``, so a subclass must come before its base class.
 STATUS_CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (MessageTooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (ProtocolViolation, grpc.StatusCode.INVALID_ARGUMENT),
+    (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),  # no Hello in time
 )
 
 
@@ -213,25 +220,29 @@ class GrpcCoordinator:
             log.warning("refused a connection from %s: certificate not admitted", context.peer())
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "silo not admitted")
             return
+        if silo in self.driver.links:  # checked again after the Hello (no await in between)
+            await self._refuse_duplicate(silo, context)
+            return
+        reassembler = Reassembler(max_message_bytes=self._limits.max_message_bytes)
+        try:
+            hello = await asyncio.wait_for(self._hello(requests, reassembler), HELLO_TIMEOUT_S)
+        except (ProtocolViolation, TimeoutError) as exc:
+            reason = f"expected Hello first: {str(exc) or 'none within the time limit'}"
+            log.warning("refused silo %s from %s: %s", silo, context.peer(), reason)
+            await context.abort(status_for(exc), reason[:500])
+            return
         if silo in self.driver.links:
-            # Two live streams of one identity would replace each other forever (flapping):
-            # refuse the newcomer, naming the cause on both sides. A silo whose old stream is
-            # really dead gets in once keepalive (<= 30 s) or the disconnect has closed it.
-            log.error(
-                "refused a second connection of silo %s from %s while its stream from another "
-                "connection is open: is a second process running with %s's identity?",
-                silo, context.peer(), silo,
-            )  # fmt: skip
-            await context.abort(
-                grpc.StatusCode.ALREADY_EXISTS,
-                f"silo {silo} is already connected to this server: is another process running "
-                "with this silo's identity (the same silo.toml and keys)?",
-            )
+            await self._refuse_duplicate(silo, context)
+            return
+        refusal = self.driver.introduce(silo, hello)
+        if refusal is not None:
+            code = grpc.StatusCode.PERMISSION_DENIED if refusal.final else _RETRY_LATER
+            await context.abort(code, refusal.reason[:1000])
             return
         link = _StreamLink(self._limits, self._encode)
         log.info("silo %s connected from %s", silo, context.peer())
         self.driver.connected(silo, link)
-        reader = asyncio.create_task(self._read(silo, requests, link))
+        reader = asyncio.create_task(self._read(silo, requests, link, reassembler))
         try:
             while True:
                 item = await link.outbox.get()
@@ -252,14 +263,46 @@ class GrpcCoordinator:
         if link.status is not None and link.status[0] is not grpc.StatusCode.ABORTED:
             await context.abort(*link.status)
 
-    async def _read(self, silo: str, requests: Any, link: _StreamLink) -> None:
-        reassembler = Reassembler(max_message_bytes=self._limits.max_message_bytes)
+    async def _hello(self, requests: Any, reassembler: Reassembler) -> Hello:
+        async for frame in requests:
+            payload = reassembler.add(frame)
+            if payload is not None:
+                message = decode_to_server(payload)
+                if not isinstance(message, Hello):
+                    raise ProtocolViolation(f"got {type(message).__name__}")
+                return message
+        raise ProtocolViolation("the stream ended")
+
+    async def _refuse_duplicate(
+        self, silo: str, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        # Two live streams of one identity would replace each other forever (flapping):
+        # refuse the newcomer, naming the cause on both sides. A silo whose old stream is
+        # really dead gets in once keepalive (<= 30 s) or the disconnect has closed it.
+        log.error(
+            "refused a second connection of silo %s from %s while its stream from another "
+            "connection is open: is a second process running with %s's identity?",
+            silo, context.peer(), silo,
+        )  # fmt: skip
+        await context.abort(
+            grpc.StatusCode.ALREADY_EXISTS,
+            f"silo {silo} is already connected to this server: is another process running "
+            "with this silo's identity (the same silo.toml and keys)?",
+        )
+
+    async def _read(
+        self, silo: str, requests: Any, link: _StreamLink, reassembler: Reassembler
+    ) -> None:
         try:
             async for frame in requests:
                 link.bytes_up += len(frame)
                 payload = reassembler.add(frame)
-                if payload is not None:
-                    self.driver.received(silo, decode_to_server(payload))
+                if payload is None:
+                    continue
+                message = decode_to_server(payload)
+                if isinstance(message, Hello):
+                    raise ProtocolViolation("a second Hello on one stream")
+                self.driver.received(silo, message)
         except ProtocolViolation as exc:
             code = status_for(exc)
             log.warning("silo %s sent a malformed message: %s", silo, exc)

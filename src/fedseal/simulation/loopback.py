@@ -101,6 +101,11 @@ class _Network:
         self._all_finished = asyncio.Event()
 
     def connect(self, silo: str) -> None:
+        refusal = self.driver.introduce(silo, self.agents[silo].hello())
+        if refusal is not None:  # a silo process would log it and (if final) exit
+            log.error("%s refused by the server: %s", silo, refusal.reason)
+            self._finish(silo)
+            return
         self._links[silo] = link = _Link(self, silo)
         self.driver.connected(silo, link)
 

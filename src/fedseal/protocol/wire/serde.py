@@ -40,6 +40,7 @@ from fedseal.errors import ConfigError, ProtocolViolation
 from fedseal.protocol import control as c
 from fedseal.protocol import messages as m
 from fedseal.protocol.control import ToServer, ToSilo
+from fedseal.protocol.hello import Hello, LayerSpec
 from fedseal.protocol.wire._pb.fedseal.v1 import fedseal_pb2 as pb
 from fedseal.protocol.wire.field_codecs import (
     FLOAT_DTYPES,
@@ -103,6 +104,7 @@ _TO_SERVER: dict[str, type[Any]] = {
     "abort_round": m.AbortRound,
     "paillier_input": c.PaillierInput,
     "partial_decryption_share": c.PartialDecryptionShare,
+    "hello": Hello,
 }
 
 
@@ -147,6 +149,9 @@ _CODECS: dict[str, Codec] = {
     "shares": _nested_codec(m.EncryptedShare, repeated=True),
     "advertisements": _nested_codec(m.AdvertiseKeys, repeated=True),
     "contributions": _nested_codec(c.PaillierInput, repeated=True),
+    "roster": SILO_NAMES,  # Hello
+    "layout": _nested_codec(LayerSpec, repeated=True),  # Hello
+    "shape": STRINGS,  # LayerSpec: a repeated uint64 field, copied as a tuple of ints
 }
 
 

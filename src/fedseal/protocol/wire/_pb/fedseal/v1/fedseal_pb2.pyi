@@ -308,6 +308,28 @@ class PartialDecryptionShare(_message.Message):
     response: bytes
     def __init__(self, deployment_id: _Optional[str] = ..., round_id: _Optional[int] = ..., sender: _Optional[str] = ..., index: _Optional[int] = ..., values: _Optional[bytes] = ..., challenge: _Optional[bytes] = ..., response: _Optional[bytes] = ...) -> None: ...
 
+class LayerSpec(_message.Message):
+    __slots__ = ("name", "shape")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, name: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Hello(_message.Message):
+    __slots__ = ("deployment_id", "sender", "roster_sha256", "roster", "layout")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    ROSTER_SHA256_FIELD_NUMBER: _ClassVar[int]
+    ROSTER_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    sender: str
+    roster_sha256: str
+    roster: _containers.RepeatedScalarFieldContainer[str]
+    layout: _containers.RepeatedCompositeFieldContainer[LayerSpec]
+    def __init__(self, deployment_id: _Optional[str] = ..., sender: _Optional[str] = ..., roster_sha256: _Optional[str] = ..., roster: _Optional[_Iterable[str]] = ..., layout: _Optional[_Iterable[_Union[LayerSpec, _Mapping]]] = ...) -> None: ...
+
 class CheckpointRequest(_message.Message):
     __slots__ = ("deployment_id", "round_id", "checkpoint")
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -365,7 +387,7 @@ class ServerEnvelope(_message.Message):
     def __init__(self, train_request: _Optional[_Union[TrainRequest, _Mapping]] = ..., checkpoint_request: _Optional[_Union[CheckpointRequest, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., begin_round: _Optional[_Union[BeginRound, _Mapping]] = ..., key_directory: _Optional[_Union[KeyDirectory, _Mapping]] = ..., share_delivery: _Optional[_Union[ShareDelivery, _Mapping]] = ..., consistency_request: _Optional[_Union[ConsistencyRequest, _Mapping]] = ..., unmask_request: _Optional[_Union[UnmaskRequest, _Mapping]] = ..., abort_round: _Optional[_Union[AbortRound, _Mapping]] = ..., decrypt_request: _Optional[_Union[DecryptRequest, _Mapping]] = ...) -> None: ...
 
 class SiloEnvelope(_message.Message):
-    __slots__ = ("train_ready", "abstain", "plaintext_input", "checkpoint_cosign", "advertise_keys", "share_keys", "masked_input", "consistency_signature", "unmask_response", "abort_round", "paillier_input", "partial_decryption_share")
+    __slots__ = ("train_ready", "abstain", "plaintext_input", "checkpoint_cosign", "advertise_keys", "share_keys", "masked_input", "consistency_signature", "unmask_response", "abort_round", "paillier_input", "partial_decryption_share", "hello")
     TRAIN_READY_FIELD_NUMBER: _ClassVar[int]
     ABSTAIN_FIELD_NUMBER: _ClassVar[int]
     PLAINTEXT_INPUT_FIELD_NUMBER: _ClassVar[int]
@@ -378,6 +400,7 @@ class SiloEnvelope(_message.Message):
     ABORT_ROUND_FIELD_NUMBER: _ClassVar[int]
     PAILLIER_INPUT_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_DECRYPTION_SHARE_FIELD_NUMBER: _ClassVar[int]
+    HELLO_FIELD_NUMBER: _ClassVar[int]
     train_ready: TrainReady
     abstain: Abstain
     plaintext_input: PlaintextInput
@@ -390,7 +413,8 @@ class SiloEnvelope(_message.Message):
     abort_round: AbortRound
     paillier_input: PaillierInput
     partial_decryption_share: PartialDecryptionShare
-    def __init__(self, train_ready: _Optional[_Union[TrainReady, _Mapping]] = ..., abstain: _Optional[_Union[Abstain, _Mapping]] = ..., plaintext_input: _Optional[_Union[PlaintextInput, _Mapping]] = ..., checkpoint_cosign: _Optional[_Union[CheckpointCosign, _Mapping]] = ..., advertise_keys: _Optional[_Union[AdvertiseKeys, _Mapping]] = ..., share_keys: _Optional[_Union[ShareKeys, _Mapping]] = ..., masked_input: _Optional[_Union[MaskedInput, _Mapping]] = ..., consistency_signature: _Optional[_Union[ConsistencySignature, _Mapping]] = ..., unmask_response: _Optional[_Union[UnmaskResponse, _Mapping]] = ..., abort_round: _Optional[_Union[AbortRound, _Mapping]] = ..., paillier_input: _Optional[_Union[PaillierInput, _Mapping]] = ..., partial_decryption_share: _Optional[_Union[PartialDecryptionShare, _Mapping]] = ...) -> None: ...
+    hello: Hello
+    def __init__(self, train_ready: _Optional[_Union[TrainReady, _Mapping]] = ..., abstain: _Optional[_Union[Abstain, _Mapping]] = ..., plaintext_input: _Optional[_Union[PlaintextInput, _Mapping]] = ..., checkpoint_cosign: _Optional[_Union[CheckpointCosign, _Mapping]] = ..., advertise_keys: _Optional[_Union[AdvertiseKeys, _Mapping]] = ..., share_keys: _Optional[_Union[ShareKeys, _Mapping]] = ..., masked_input: _Optional[_Union[MaskedInput, _Mapping]] = ..., consistency_signature: _Optional[_Union[ConsistencySignature, _Mapping]] = ..., unmask_response: _Optional[_Union[UnmaskResponse, _Mapping]] = ..., abort_round: _Optional[_Union[AbortRound, _Mapping]] = ..., paillier_input: _Optional[_Union[PaillierInput, _Mapping]] = ..., partial_decryption_share: _Optional[_Union[PartialDecryptionShare, _Mapping]] = ..., hello: _Optional[_Union[Hello, _Mapping]] = ...) -> None: ...
 
 class Frame(_message.Message):
     __slots__ = ("message_id", "index", "total", "data")
