@@ -33,6 +33,7 @@ __all__ = ["EXTRAS", "missing", "require"]
 #: Extra -> the top-level modules it provides, in ``pyproject.toml``'s order.
 EXTRAS: dict[str, tuple[str, ...]] = {
     "dp": ("torch", "opacus", "matplotlib"),
+    "ray": ("ray",),
 }
 
 
