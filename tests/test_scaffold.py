@@ -72,7 +72,10 @@ def test_generated_torch_project_builds_and_simulates(
     module = importlib.import_module("app")
     context = SiloContext("hospital-a", tmp_path, None, {"silo_index": 0, "silos": 3})
     app = module.make_app(context)
-    assert isinstance(app, SiloApp) and len(app.get_weights()) == 4
+    assert isinstance(app, SiloApp) and len(app.get_weights()) == 6  # 3 layers: weight, bias
+    assert app.layer_names() == [
+        "1.weight", "1.bias", "4.weight", "4.bias", "8.weight", "8.bias"
+    ]  # fmt: skip
     result = run_user_app(
         "app:make_app", silos=3, rounds=2, out=project / "run", echo=lambda line: None
     )

@@ -1,4 +1,4 @@
-"""A fedseal silo app in PyTorch: a small MLP on scikit-learn's 8x8 handwritten digits.
+"""A fedseal silo app in PyTorch: a small CNN on scikit-learn's 8x8 handwritten digits.
 
 Each silo takes a non-IID share of the training data (sorted by label, dealt in contiguous
 blocks, so a silo sees only two or three of the ten digits); 20 % of the data is a held-out test
@@ -6,7 +6,9 @@ set shared by nobody but :func:`test_accuracy`. With DP settings (``fedseal simu
 provisioned silo with a ``[dp]`` section) the silo trains with DP-SGD through
 :class:`fedseal.dp.PrivateTrainer`, whose privacy ledger lives in the silo's state directory;
 without, it runs plain mini-batch SGD. The model travels as a list of arrays, one per
-``state_dict`` entry (:mod:`fedseal.torch`).
+``state_dict`` entry (:mod:`fedseal.torch`), named by ``layer_names()`` so that the server can
+check its model before round 1 and export it as a ``state_dict`` (``fedseal model export
+--format torch``).
 
 Run from this folder::
 
@@ -31,15 +33,28 @@ from fedseal.client.arrays import layout_of
 
 Array = npt.NDArray[Any]
 SEED = 0
-HIDDEN = 64
+CHANNELS = 16
 BATCH = 32
 LR = 0.3
 
 
 def build_model() -> nn.Module:
-    """64 pixels -> 64 hidden units -> 10 digit logits (no BatchNorm: Opacus-compatible)."""
+    """A small CNN: 8x8 image -> two 3x3 conv layers with 2x2 max-pooling -> 10 digit logits.
+
+    No BatchNorm, so Opacus can train it with per-sample gradients (DP-SGD).
+    """
     torch.manual_seed(SEED)  # every silo starts from the same weights
-    return nn.Sequential(nn.Linear(64, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 10))
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 8, 8)),
+        nn.Conv2d(1, CHANNELS, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # 16 x 4x4
+        nn.Conv2d(CHANNELS, 2 * CHANNELS, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # 32 x 2x2
+        nn.Flatten(),
+        nn.Linear(2 * CHANNELS * 4, 10),
+    )
 
 
 def _split() -> tuple[Array, Array, Array, Array]:
@@ -102,6 +117,10 @@ class DigitsApp:
 
     def get_weights(self) -> list[Array]:
         return fedseal.torch.arrays(self.model)
+
+    def layer_names(self) -> list[str]:
+        """The ``state_dict`` keys of the arrays (declared to the server when the silo connects)."""
+        return fedseal.torch.names(self.model)
 
     def privacy_plan(self) -> Any:
         """The rounds the remaining ε budget allows (``fedseal.client.budget``); None without DP."""

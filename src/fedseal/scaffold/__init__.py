@@ -18,7 +18,7 @@ __all__ = ["TEMPLATES", "new_project"]
 
 #: Template name -> (example it copies, extra the project needs, one-line description).
 TEMPLATES: dict[str, tuple[str, str, str]] = {
-    "torch": ("examples/torch_digits", "fedseal[dp]", "a PyTorch MLP on 8x8 digits, DP-SGD ready"),
+    "torch": ("examples/torch_digits", "fedseal[dp]", "a PyTorch CNN on 8x8 digits, DP-SGD ready"),
     "sklearn": ("examples/sklearn_cancer", "fedseal", "scikit-learn logistic regression"),
 }
 

@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("name", metavar="NAME", help="project folder and package name (my_silo_app)")
     p.add_argument(
         "--template", choices=_TEMPLATES, required=True,
-        help="torch: PyTorch MLP with DP-SGD; sklearn: scikit-learn logistic regression",
+        help="torch: PyTorch CNN with DP-SGD; sklearn: scikit-learn logistic regression",
     )  # fmt: skip
     p.add_argument("--dir", default=".", metavar="PARENT", help="where to create NAME/")
     p.set_defaults(handler=_run)
