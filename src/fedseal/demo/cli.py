@@ -40,13 +40,23 @@ def _main(args: argparse.Namespace) -> int:
 
         require("dp")
     from fedseal.demo.run import DemoOptions, run_demo
+    from fedseal.protocol.policy import default_min_participants
 
+    crash = not args.no_crash
+    if crash and args.silos - 1 < default_min_participants(args.silos):
+        # A killed hospital never comes back: every later round would be short of silos.
+        print(
+            f"not killing a hospital: with {args.silos} hospitals every round needs all of them "
+            f"(min_participants {default_min_participants(args.silos)}); use --silos 4 or more "
+            "to see a dropout recovered"
+        )
+        crash = False
     opts = DemoOptions(
         out=args.out,
         rounds=args.rounds,
         silos=args.silos,
         dp=not args.no_dp,
-        crash_round=None if args.no_crash else min(2, args.rounds),
+        crash_round=min(2, args.rounds) if crash else None,
         aggregation=args.aggregation,
     )
     summary = run_demo(opts)
