@@ -6,7 +6,7 @@ deployment; :func:`make_parties` builds from it what ``fedseal server`` (``serve
 :class:`~fedseal.server.driver_config.DriverConfig`, each silo's
 :class:`~fedseal.protocol.policy.ClientPolicy`, fresh Ed25519 identity keys, the audit logs and,
 for ``aggregation = "paillier"``, a threshold key dealt in memory as ``fedseal provision
---paillier`` deals it (:func:`~fedseal.deploy.paillier_keys.deal_deployment_key`) with the
+--paillier`` deals it (:func:`~fedseal.deploy.paillier_deal.deal_deployment_key`) with the
 server's :class:`~fedseal.server.paillier_round.PaillierAggregator` and each silo's
 :class:`~fedseal.client.paillier_silo.PaillierSilo`. A key below 2048 bits is refused, as the
 silos refuse it, unless ``paillier_allow_insecure_bits`` (tests only).
@@ -134,7 +134,7 @@ def _deal_paillier(
 ) -> tuple[PaillierAggregator, dict[str, PaillierSilo]]:
     """Deal a threshold key in memory: the server's part and each silo's, as deployed."""
     from fedseal.client.paillier_silo import PaillierSilo
-    from fedseal.deploy.paillier_keys import deal_deployment_key
+    from fedseal.deploy.paillier_deal import deal_deployment_key
     from fedseal.secagg.paillier import MIN_SECURE_KEY_BITS
     from fedseal.server.paillier_round import PaillierAggregator
 

@@ -16,12 +16,8 @@ from typing import TypeVar
 
 from fedseal.deploy import pki
 from fedseal.deploy.keyfile import identity_key_pem, load_identity_key
-from fedseal.deploy.paillier_keys import (
-    DealtKey,
-    deal_deployment_key,
-    public_file_bytes,
-    share_file_bytes,
-)
+from fedseal.deploy.paillier_deal import DealtKey, deal_deployment_key
+from fedseal.deploy.paillier_keys import public_file_bytes, share_file_bytes
 from fedseal.deploy.provision.plan import Plan, Ref
 from fedseal.errors import ConfigError
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey

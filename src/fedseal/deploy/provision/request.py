@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fedseal.config.checks import check_deployment_id, check_host, check_int
-from fedseal.deploy.paillier_keys import check_key_bits
+from fedseal.deploy.paillier_deal import check_key_bits
 from fedseal.errors import ConfigError
 from fedseal.names import check_silo_name
 
