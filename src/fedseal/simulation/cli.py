@@ -54,6 +54,12 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--out", default="fedseal-simulation", help="with --app: where state and reports go"
     )
+    p.add_argument(
+        "--executor", choices=("inline", "process"), default="inline",
+        help="with --app: run the apps in this process (inline) or on worker processes "
+        "(process: silos train in parallel on every core)",
+    )  # fmt: skip
+    p.add_argument("--workers", type=int, help="with --executor process (default: the cores)")
     p.set_defaults(handler=_run)
 
 
@@ -71,10 +77,11 @@ def _run(args: argparse.Namespace) -> int:
         run_user_app(
             args.app, silos=args.silos, rounds=args.rounds, out=Path(args.out),
             aggregation=args.aggregation, strategy=args.strategy, dp=args.dp,
+            executor=args.executor, workers=args.workers,
         )  # fmt: skip
         return 0
-    if args.dp:
-        raise ConfigError("--dp needs --app (the built-in simulation trains without DP)")
+    if args.dp or args.executor != "inline":
+        raise ConfigError("--dp and --executor need --app (the built-in simulation is inline)")
     inside, when = _MODES[args.aggregation]
     sys.stdout.write(
         f"{_STRATEGIES[args.strategy]} inside {inside}: {args.silos} silos, breast-cancer data "

@@ -37,8 +37,10 @@ import contextlib
 import logging
 import tempfile
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -71,6 +73,50 @@ class LoopbackResult:
     weights: Weights
 
 
+class _Runner:
+    """Runs each silo's agent calls in order: inline, or on one thread per silo.
+
+    With ``threads`` (the apps are :class:`~fedseal.simulation.app_pool.RemoteApp` stand-ins
+    whose calls wait on a worker process), each silo has a single-thread executor, so one
+    silo's calls keep their order while different silos' apps train at the same time; the
+    result is handed back on the event loop (``call_soon_threadsafe``). Without, a call runs at
+    once on the loop, as before.
+    """
+
+    def __init__(self, silos: list[str], threads: bool) -> None:
+        self._pools = (
+            {s: ThreadPoolExecutor(1, thread_name_prefix=f"silo-{s}") for s in silos}
+            if threads
+            else {}
+        )
+
+    def run(self, silo: str, call: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        """``then(call())`` (``then(exception)`` if it raised), ``call`` in the silo's order."""
+        pool = self._pools.get(silo)
+        if pool is None:
+            then(_outcome(call))
+            return
+        loop = asyncio.get_running_loop()
+
+        def work() -> None:
+            result = _outcome(call)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the run is over
+                loop.call_soon_threadsafe(then, result)
+
+        pool.submit(work)
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _outcome(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except Exception as exc:  # handed to ``then``: a silo process would die here
+        return exc
+
+
 class _Link:
     """One silo's connection, as the driver sees it (a :class:`~fedseal.server.events.Link`)."""
 
@@ -85,23 +131,35 @@ class _Link:
         if self.open:
             self.open = False
             log.debug("link of %s closed: %s", self.silo, reason)
-            self.net.agents[self.silo].connection_lost()
+            agent = self.net.agents[self.silo]
+            self.net.runner.run(self.silo, agent.connection_lost, lambda _: None)
 
 
 class _Network:
     """The in-memory links between the driver and the agents, and the scripted dropouts."""
 
     def __init__(
-        self, driver: RoundDriver, agents: Mapping[str, SiloAgent], dropouts: tuple[Dropout, ...]
+        self,
+        driver: RoundDriver,
+        agents: Mapping[str, SiloAgent],
+        dropouts: tuple[Dropout, ...],
+        runner: _Runner,
     ) -> None:
-        self.driver, self.agents = driver, dict(agents)
+        self.driver, self.agents, self.runner = driver, dict(agents), runner
         self._dropouts = list(dropouts)
         self._links: dict[str, _Link] = {}
         self._finished: set[str] = set()
         self._all_finished = asyncio.Event()
 
     def connect(self, silo: str) -> None:
-        refusal = self.driver.introduce(silo, self.agents[silo].hello())
+        self.runner.run(silo, self.agents[silo].hello, lambda hello: self._introduce(silo, hello))
+
+    def _introduce(self, silo: str, hello: Any) -> None:
+        if isinstance(hello, Exception):
+            log.error("%s cannot say hello: %s", silo, hello)
+            self._finish(silo)
+            return
+        refusal = self.driver.introduce(silo, hello)
         if refusal is not None:  # a silo process would log it and (if final) exit
             log.error("%s refused by the server: %s", silo, refusal.reason)
             self._finish(silo)
@@ -140,12 +198,22 @@ class _Network:
             log.info("%s drops on %s in round %d", silo, drop.on.__name__, drop.round_id)
             self._gone(link, rejoin=drop.rejoin)
             return
-        try:
-            replies, finished = self.agents[silo].handle(message)
-        except Exception:  # a silo process would die here: its connection drops
-            log.exception("%s failed on %s; it leaves the deployment", silo, type(message).__name__)
-            self._gone(link, rejoin=False)
+        agent = self.agents[silo]
+        self.runner.run(
+            silo, lambda: agent.handle(message), lambda out: self._answered(link, message, out)
+        )
+
+    def _answered(self, link: _Link, message: c.ToSilo, outcome: Any) -> None:
+        silo = link.silo
+        if isinstance(outcome, Exception):  # a silo process would die here: its link drops
+            log.error("%s failed on %s; it leaves the deployment", silo,
+                      type(message).__name__, exc_info=outcome)  # fmt: skip
+            if link.open:
+                self._gone(link, rejoin=False)
             return
+        if not link.open:
+            return
+        replies, finished = outcome
         loop = asyncio.get_running_loop()
         for reply in replies:
             loop.call_soon(self.driver.received, silo, reply)
@@ -234,7 +302,9 @@ async def serve_loopback(
             on_round=report,
             paillier=parties.paillier,
         )
-        network = _Network(driver, parties.agents, config.dropouts)
+        runner = _Runner(sorted(parties.agents), threads=config.silo_threads)
+        stack.callback(runner.close)
+        network = _Network(driver, parties.agents, config.dropouts, runner)
         try:
             summaries = await asyncio.wait_for(network.run(), config.timeout_s)
         except TimeoutError:

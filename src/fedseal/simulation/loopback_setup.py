@@ -59,12 +59,14 @@ class Dropout:
 class LoopbackConfig:
     """A loopback deployment's settings; the defaults are those of ``fedseal provision``.
 
-    ``quantization`` defaults to the server's (``clip`` 1, 16 bits, ``max_weight`` 1000, the
-    two metrics); ``fedavg_weights`` are the silos' declared weights (default 1);
-    ``min_participants`` defaults to :func:`~fedseal.protocol.policy.default_min_participants`;
-    ``dropout_rate`` is the round policy's ``dropout``, ``dropouts`` the scripted ones. Silos
-    send their evaluation metrics unless ``send_metrics`` is False, and accept plaintext rounds
-    only when ``aggregation = "none"``. ``timeout_s`` bounds the whole run.
+        ``quantization`` defaults to the server's (``clip`` 1, 16 bits, ``max_weight`` 1000, the
+        two metrics); ``fedavg_weights`` are the silos' declared weights (default 1);
+        ``min_participants`` defaults to :func:`~fedseal.protocol.policy.default_min_participants`;
+        ``dropout_rate`` is the round policy's ``dropout``, ``dropouts`` the scripted ones. Silos
+        send their evaluation metrics unless ``send_metrics`` is False, and accept plaintext rounds
+        only when ``aggregation = "none"``. ``timeout_s`` bounds the whole run. ``silo_threads``
+    runs each silo's agent on a thread of its own, for apps that live in worker processes
+    (:mod:`fedseal.simulation.app_pool`).
     """
 
     rounds: int
@@ -86,6 +88,8 @@ class LoopbackConfig:
     connect_timeout_s: float = 10.0
     checkpoint_timeout_s: float = 10.0
     timeout_s: float = 600.0
+    #: Run each silo's agent on a thread of its own (its app waits on a worker process).
+    silo_threads: bool = False
 
     def __post_init__(self) -> None:
         if self.aggregation not in c.AGGREGATION_MODES:

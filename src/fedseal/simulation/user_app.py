@@ -17,6 +17,7 @@ is looked up from the current directory first, as a user runs it from their proj
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -32,6 +33,7 @@ from fedseal.client.arrays import layout_of
 from fedseal.config.strategy import StrategySettings
 from fedseal.errors import ConfigError
 from fedseal.server.summary import NOT_COLLECTED, RoundSummary
+from fedseal.simulation.app_pool import AppPool
 from fedseal.simulation.data import silo_names
 from fedseal.simulation.loopback import LoopbackConfig, LoopbackResult, run_loopback
 
@@ -44,16 +46,23 @@ def _dp_config(rounds: int) -> Any:
     return DPConfig(epsilon_budget=8.0, target_epsilon=8.0, planned_rounds=rounds, delta=1e-5)
 
 
-def _apps(spec: str, names: list[str], out: Path, dp: Any) -> dict[str, SiloApp]:
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # the user's project folder, as `python -m` would
-    apps = {}
+def _contexts(names: list[str], out: Path, dp: Any) -> dict[str, tuple[Path, Any, dict[str, Any]]]:
+    """Each silo's context: its app's state folder, the DP settings, its index and the count."""
+    contexts = {}
     for i, name in enumerate(names):
         state = out / "apps" / "silos" / name
         state.mkdir(mode=0o700, parents=True, exist_ok=True)
-        settings = {"silo_index": i, "silos": len(names)}
-        apps[name] = load_app(spec, SiloContext(name, state, dp, settings))
-    return apps
+        contexts[name] = (state, dp, {"silo_index": i, "silos": len(names)})
+    return contexts
+
+
+def _apps(spec: str, names: list[str], out: Path, dp: Any) -> dict[str, SiloApp]:
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # the user's project folder, as `python -m` would
+    return {
+        name: load_app(spec, SiloContext(name, state, dp_config, settings))
+        for name, (state, dp_config, settings) in _contexts(names, out, dp).items()
+    }
 
 
 def _flat(app: SiloApp) -> Any:
@@ -105,6 +114,8 @@ def run_user_app(
     strategy: str = "fedavg",
     dp: bool = False,
     echo: Callable[[str], None] = print,
+    executor: str = "inline",
+    workers: int | None = None,
 ) -> LoopbackResult:
     """Run the app ``spec`` (``module:function``) on ``silos`` simulated silos for ``rounds``.
 
@@ -122,6 +133,12 @@ def run_user_app(
         Give every silo the demo's DP settings (the app decides how to use them).
     echo : callable
         Receives the header and one line per round.
+    executor : {"inline", "process"}
+        Where the apps run: in this process, or on ``workers`` local worker processes
+        (:mod:`fedseal.simulation.app_pool`; default: the cores), so that silos train in parallel.
+        The silo agents, the protocol and the server stay in this process either way.
+    workers : int, optional
+        Worker processes for ``executor = "process"``.
 
     Raises
     ------
@@ -132,27 +149,39 @@ def run_user_app(
         raise ConfigError("need --silos >= 3 and --rounds >= 1")
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out} is not empty: choose another --out")
+    if executor not in ("inline", "process") or (workers is not None and workers < 1):
+        raise ConfigError(f"executor must be inline or process, workers >= 1; got {executor}")
     out.mkdir(parents=True, exist_ok=True)
     names = silo_names(silos)
-    apps = _apps(spec, names, out, _dp_config(rounds) if dp else None)
-    initial = _initial(apps)
-    config = LoopbackConfig(
-        rounds=rounds, aggregation=aggregation, deployment_id="simulate",
-        strategy=StrategySettings(name=strategy), send_metrics=not dp,
-    )  # fmt: skip
-    echo(
-        f"{spec} on {silos} silos, {rounds} rounds, aggregation={aggregation}, "
-        f"strategy={strategy}, DP={'on' if dp else 'off'}, {initial.size} parameters, out={out}\n"
-        f"{'round':>5}  {'survivors':>9}  {'dropped':<18}  {'loss':>8}  {'accuracy':>8}"
-    )
-    started = time.monotonic()
-    result = run_loopback(
-        apps, initial, config, state_dir=out / "deployment",
-        on_round=lambda summary, weights: echo(_line(summary, rounds, started)),
-    )  # fmt: skip
+    dp_config = _dp_config(rounds) if dp else None
+    with contextlib.ExitStack() as stack:
+        if executor == "process":
+            pool = stack.enter_context(
+                AppPool(spec, _contexts(names, out, dp_config), workers=workers)
+            )
+            apps: dict[str, SiloApp] = dict(pool.apps)
+        else:
+            apps = _apps(spec, names, out, dp_config)
+        initial = _initial(apps)
+        config = LoopbackConfig(
+            rounds=rounds, aggregation=aggregation, deployment_id="simulate",
+            strategy=StrategySettings(name=strategy), send_metrics=not dp,
+            silo_threads=executor == "process",
+        )  # fmt: skip
+        echo(
+            f"{spec} on {silos} silos, {rounds} rounds, aggregation={aggregation}, "
+            f"strategy={strategy}, DP={'on' if dp else 'off'}, {initial.size} parameters, "
+            f"executor={executor}, out={out}\n"
+            f"{'round':>5}  {'survivors':>9}  {'dropped':<18}  {'loss':>8}  {'accuracy':>8}"
+        )
+        started = time.monotonic()
+        result = run_loopback(
+            apps, initial, config, state_dir=out / "deployment",
+            on_round=lambda summary, weights: echo(_line(summary, rounds, started)),
+        )  # fmt: skip
     summary = {
         "app": spec, "silos": names, "aggregation": aggregation, "strategy": strategy, "dp": dp,
-        "rounds": [s.to_record() for s in result.summaries],
+        "executor": executor, "rounds": [s.to_record() for s in result.summaries],
         "seconds": round(time.monotonic() - started, 2),
     }  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
