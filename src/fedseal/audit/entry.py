@@ -15,10 +15,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fedseal.audit.canonical import canonical_bytes, decode_canonical
+from fedseal.audit.canonical import MAX_LINE_BYTES, canonical_bytes, decode_canonical
 from fedseal.errors import ConfigError
 
-__all__ = ["FIELDS", "ZERO_HASH", "Entry", "format_time", "parse_entry", "parse_time", "utc_now"]
+__all__ = [
+    "FIELDS",
+    "MAX_NAME",
+    "MAX_PARTY",
+    "ZERO_HASH",
+    "Entry",
+    "format_time",
+    "parse_entry",
+    "parse_time",
+    "utc_now",
+]
 
 #: ``prev`` of the first entry.
 ZERO_HASH = "0" * 64
@@ -27,7 +37,11 @@ FIELDS = ("details", "event", "outcome", "party", "prev", "round", "seq", "time"
 
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+#: Longest ``party``, in characters (code points).
+MAX_PARTY = 128
+#: Longest ``event`` or ``outcome`` name, in characters.
+MAX_NAME = 64
+_NAME = re.compile(rf"[a-z][a-z0-9_]{{0,{MAX_NAME - 1}}}")
 
 
 def utc_now() -> datetime:
@@ -122,6 +136,8 @@ class Entry:
         if problem:
             raise ConfigError(f"audit entry: {problem}")
         line = canonical_bytes(obj)
+        if len(line) > MAX_LINE_BYTES:
+            raise ConfigError(f"audit entry: {len(line)} bytes, over the limit {MAX_LINE_BYTES}")
         return cls(seq, time, party, event, round, outcome, details, prev, line)
 
 
@@ -143,8 +159,8 @@ def _schema_problem(obj: Any) -> str | None:
         datetime.fromisoformat(obj["time"][:-1])
     except ValueError:
         return "time is not a valid date and time"
-    if not isinstance(obj["party"], str) or not 0 < len(obj["party"]) <= 128:
-        return "party must be a non-empty string (at most 128 characters)"
+    if not isinstance(obj["party"], str) or not 0 < len(obj["party"]) <= MAX_PARTY:
+        return f"party must be a non-empty string (at most {MAX_PARTY} characters)"
     for name in ("event", "outcome"):
         if not isinstance(obj[name], str) or not _NAME.fullmatch(obj[name]):
             return f"{name} must match [a-z][a-z0-9_]*"

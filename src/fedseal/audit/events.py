@@ -43,6 +43,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from fedseal.audit.canonical import MAX_DEPTH
 from fedseal.errors import ConfigError
 
 __all__ = [
@@ -144,7 +145,9 @@ _SAFE_SUFFIXES = frozenset(
     | {"hash", "hashes", "id", "ids", "len", "length", "size", "bits", "algorithm"}
 )
 _TOKEN = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+#: Longest string value in ``details``, in characters (Unicode code points).
 MAX_STRING = 2048
+#: Most items in one array of ``details``.
 MAX_LIST = 1024
 
 
@@ -152,7 +155,10 @@ def _tokens(key: str) -> list[str]:
     return [t.lower() for t in _TOKEN.findall(key)]
 
 
-def _check_value(value: Any, path: str) -> None:
+def _check_value(value: Any, path: str, level: int) -> None:
+    """``level``: how deeply ``value`` nests inside the entry (``details`` itself is 2)."""
+    if isinstance(value, Mapping | list | tuple) and level > MAX_DEPTH:
+        raise ConfigError(f"audit details {path}: nested deeper than {MAX_DEPTH} in the entry")
     if value is None or isinstance(value, bool | int | float):
         return
     if isinstance(value, str):
@@ -165,18 +171,18 @@ def _check_value(value: Any, path: str) -> None:
             "record a digest (hex SHA-256) instead of raw bytes or arrays"
         )
     if isinstance(value, Mapping):
-        _check_mapping(value, path)
+        _check_mapping(value, path, level)
         return
     if isinstance(value, list | tuple):
         if len(value) > MAX_LIST:
             raise ConfigError(f"audit details {path}: list longer than {MAX_LIST} items")
         for index, item in enumerate(value):
-            _check_value(item, f"{path}[{index}]")
+            _check_value(item, f"{path}[{index}]", level + 1)
         return
     raise ConfigError(f"audit details {path}: {type(value).__name__} is not allowed")
 
 
-def _check_mapping(details: Mapping[Any, Any], path: str) -> None:
+def _check_mapping(details: Mapping[Any, Any], path: str, level: int) -> None:
     for key, value in details.items():
         if not isinstance(key, str):
             raise ConfigError(f"audit details {path}: keys must be str, got {key!r}")
@@ -186,14 +192,15 @@ def _check_mapping(details: Mapping[Any, Any], path: str) -> None:
                 f"audit details {path}.{key}: key names a secret or raw data; audit records "
                 f"carry counts and digests only (name it e.g. '{key}_sha256' or '{key}_count')"
             )
-        _check_value(value, f"{path}.{key}")
+        _check_value(value, f"{path}.{key}", level + 1)
 
 
 def check_details(details: Mapping[str, Any]) -> None:
     """Refuse ``details`` that obviously carry secrets, raw data or model values.
 
     Refuses bytes-like and array-like values (anything with ``__array__``, such as numpy
-    arrays), strings over ``MAX_STRING`` characters, lists over ``MAX_LIST`` items, and keys
+    arrays), strings over ``MAX_STRING`` characters, lists over ``MAX_LIST`` items, nesting
+    deeper than ``MAX_DEPTH`` (counting the entry and ``details`` as two levels), and keys
     whose words include ``key``, ``secret``, ``seed``, ``share``, ``private``, ``mask``,
     ``weights`` ... unless the last word says it is a count or digest (``shares_count``,
     ``key_fingerprint``, ``update_sha256``).
@@ -210,4 +217,4 @@ def check_details(details: Mapping[str, Any]) -> None:
     """
     if not isinstance(details, Mapping):
         raise ConfigError(f"audit details must be a mapping, got {type(details).__name__}")
-    _check_mapping(details, "$")
+    _check_value(details, "$", 2)

@@ -4,7 +4,7 @@ After a crash (kill -9, power loss) the last ``append`` may have left a partial 
 entry was never acknowledged (``append`` returns only after the whole line is fsynced), so
 cutting it loses nothing that was promised. The repair itself is audited: a ``log_repaired``
 entry records how many bytes were cut and their SHA-256, never the bytes
-(``docs/audit-format.md`` §8). Anything other than a torn tail is refused: an edited or
+(``docs/audit-format.md`` §10). Anything other than a torn tail is refused: an edited or
 reordered log must be investigated, not "repaired".
 """
 

@@ -101,7 +101,7 @@ class WitnessStore:
     Parameters
     ----------
     path
-        The store's file (created if missing), e.g. ``DIR/silos/<silo>/witnessed.jsonl``.
+        The store's file (created if missing), e.g. ``<state_dir>/witnessed-checkpoints.jsonl``.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
