@@ -19,8 +19,8 @@ def _results(root: Path) -> dict[str, bool]:
     return {r.party: r.report.ok for r in results}
 
 
-@pytest.mark.parametrize("tamper", ["truncate", "empty"])
-def test_a_truncated_or_emptied_silo_log_fails_verification(
+@pytest.mark.parametrize("tamper", ["truncate", "empty", "delete"])
+def test_a_truncated_emptied_or_deleted_silo_log_fails_verification(
     tmp_path: Path, names: list[str], tamper: str
 ) -> None:
     dep = make_deployment(tmp_path, names[:3], server={"rounds": 2})
@@ -42,7 +42,10 @@ def test_a_truncated_or_emptied_silo_log_fails_verification(
     assert _results(dep.root) == {"server": True, **dict.fromkeys(names[:3], True)}
     victim = dep.silos[names[1]].audit_log
     lines = victim.read_bytes().splitlines(keepends=True)
-    victim.write_bytes(b"".join(lines[:3]) if tamper == "truncate" else b"")
+    if tamper == "delete":  # once "not checked (missing)" with exit 0
+        victim.unlink()
+    else:
+        victim.write_bytes(b"".join(lines[:3]) if tamper == "truncate" else b"")
     after = _results(dep.root)
     assert after[names[1]] is False  # the server's witness material catches it
     assert after["server"] and after[names[0]] and after[names[2]]

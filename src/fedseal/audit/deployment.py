@@ -19,7 +19,7 @@ from typing import Any
 
 from fedseal.audit.gossip import Witnessed
 from fedseal.audit.roster import default_quorum, parse_roster
-from fedseal.audit.verify import VerifyReport, verify_log
+from fedseal.audit.verify import VerifyReport, verify_bytes, verify_log
 from fedseal.audit.witness import read_witnesses
 from fedseal.errors import ConfigError
 from fedseal.secagg.identity import IdentityPublicKey
@@ -57,6 +57,10 @@ def _path(base: Path, value: object, default: str) -> Path:
 
 
 def _verify(party: str, path: Path, warnings: list[str], **kwargs: Any) -> LogResult:
+    if not path.exists() and kwargs.get("witnesses"):
+        # A deleted log is an emptied one: what its witnesses saw is gone, so it fails.
+        report = verify_bytes(b"", **kwargs)[0]
+        return LogResult(party, path, report, [*warnings, f"{path} is missing"])
     try:
         return LogResult(party, path, verify_log(path, **kwargs), warnings)
     except ConfigError as exc:
@@ -169,6 +173,8 @@ def plan_deployment(
     for name, path in silo_logs:
         kept: list[Witnessed] = []
         store = held / f"{name}.jsonl"
+        if held.is_dir() and not store.exists():
+            warnings.append(f"silo {name}: the server holds no witness store of its log ({store})")
         if store.exists():
             try:
                 kept, notes = read_witnesses(store, f"the server's witness store of {name}")
