@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from audit_cli_helpers import Clock, run
@@ -228,3 +230,29 @@ def test_cli_roster_flag_rejects_fresh_cosigners(tmp_path: Path) -> None:
     assert run("audit", "verify", str(fork), "--key", SERVER.public_key.to_bytes().hex()) == 0
     assert run("audit", "verify", str(fork), "--roster", toml) == 1
     assert run("audit", "verify", "--deployment", str(root / "nowhere")) == 2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: {**d, "witness": d["witness"].upper()},
+        lambda d: {**d, "signature": d["signature"].upper()},
+        lambda d: {**d, "note": "extra"},
+    ],
+    ids=["upper-case-witness", "upper-case-signature", "extra-member"],
+)
+def test_a_cosignature_entry_is_held_to_its_exact_form(tmp_path: Path, change: Any) -> None:
+    """Once read leniently (bytes.fromhex, extra members ignored); docs/audit-format.md §11 3f."""
+    from fedseal.audit.canonical import canonical_bytes
+    from fedseal.audit.entry import parse_entry
+
+    path = tmp_path / "audit.jsonl"
+    build(path, [SILOS["a"]], rounds=1)
+    lines = path.read_bytes().splitlines()
+    last = parse_entry(lines[-1])
+    assert last.event == "checkpoint_cosigned" and verify_log(path, roster=ROSTER).ok
+    record = json.loads(lines[-1])
+    record["details"] = change(record["details"])
+    path.write_bytes(b"\n".join([*lines[:-1], canonical_bytes(record)]) + b"\n")
+    report = verify_log(path, roster=ROSTER)
+    assert not report.ok and report.problem is not None and report.problem.seq == last.seq

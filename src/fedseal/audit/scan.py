@@ -11,18 +11,22 @@ an inserted, deleted or altered line is named, not merely the line after it.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 
 from fedseal.audit.canonical import loads as canonical_loads
 from fedseal.audit.checkpoint import Checkpoint
 from fedseal.audit.entry import Entry, parse_entry
-from fedseal.audit.events import CHECKPOINT, CHECKPOINT_COSIGNED
+from fedseal.audit.events import CHECKPOINT, CHECKPOINT_COSIGNED, SUCCESS
 from fedseal.audit.merkle import leaf_hash
 from fedseal.audit.verdict import LogState, Problem, VerifyReport
 from fedseal.errors import AuditIntegrityError, AuthenticationError, ConfigError
 from fedseal.secagg.identity import IdentityPublicKey
 
 __all__ = ["Scan", "first_value", "split_lines"]
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX128 = re.compile(r"[0-9a-f]{128}")
 
 
 def split_lines(data: bytes) -> tuple[list[bytes], bytes, str]:
@@ -129,13 +133,27 @@ class Scan:
             return reason
         if entry.event == CHECKPOINT_COSIGNED:
             d = entry.details
-            target = d.get("checkpoint_seq")
-            cp = self.state.checkpoints.get(target) if isinstance(target, int) else None
+            if sorted(d) != ["checkpoint_seq", "signature", "witness"]:
+                return "co-signature details must be exactly checkpoint_seq, signature, witness"
+            if entry.round is not None or entry.outcome != SUCCESS:
+                return "a co-signature entry has round null and outcome success"
+            witness_hex, signature_hex = d["witness"], d["signature"]
+            if not (
+                isinstance(witness_hex, str) and _HEX64.fullmatch(witness_hex)
+                and isinstance(signature_hex, str) and _HEX128.fullmatch(signature_hex)
+            ):  # fmt: skip
+                return "co-signature witness and signature must be lower-case hex (64 and 128)"
+            target = d["checkpoint_seq"]
+            cp = (
+                self.state.checkpoints.get(target)
+                if isinstance(target, int) and not isinstance(target, bool)
+                else None
+            )
             if cp is None:
                 return "co-signature refers to no earlier checkpoint entry"
             try:
-                witness = IdentityPublicKey(bytes.fromhex(str(d.get("witness"))))
-                cp.verify_cosignature(witness, bytes.fromhex(str(d.get("signature"))))
+                witness = IdentityPublicKey(bytes.fromhex(witness_hex))
+                cp.verify_cosignature(witness, bytes.fromhex(signature_hex))
             except (ValueError, ConfigError, AuthenticationError):
                 return "co-signature does not verify"
             if self.roster is not None and witness not in self.roster:
