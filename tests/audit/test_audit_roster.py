@@ -256,3 +256,12 @@ def test_a_cosignature_entry_is_held_to_its_exact_form(tmp_path: Path, change: A
     path.write_bytes(b"\n".join([*lines[:-1], canonical_bytes(record)]) + b"\n")
     report = verify_log(path, roster=ROSTER)
     assert not report.ok and report.problem is not None and report.problem.seq == last.seq
+
+
+def test_quorum_and_strict_without_a_roster_are_refused(tmp_path: Path) -> None:
+    """They counted no co-signer without a roster, so they did nothing, silently."""
+    path = tmp_path / "audit.jsonl"
+    build(path, [SILOS["a"]], rounds=1)
+    assert run("audit", "verify", str(path)) == 0
+    for flags in (["--strict"], ["--quorum", "2"]):
+        assert run("audit", "verify", str(path), *flags) == 2  # a ConfigError: exit 2

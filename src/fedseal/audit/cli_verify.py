@@ -85,6 +85,9 @@ def verify_command(args: argparse.Namespace) -> int:
     from fedseal.audit.verify import verify_log
 
     roster, quorum = None, args.quorum
+    if not args.roster and (args.quorum is not None or args.strict):
+        # Without a roster no co-signer is counted, so these would silently do nothing.
+        raise ConfigError("--quorum and --strict need --roster server.toml (or --deployment)")
     if args.roster:
         roster, corruption, notes = _roster(args.roster)
         warnings.extend(notes)
