@@ -54,7 +54,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fedseal: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `fedseal audit show ... | head`: the reader has gone
+        _quiet_stdout()
+        return 141  # as a shell reports a process ended by SIGPIPE
     return status
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush raises nothing more."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (tests): nothing to do
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover
