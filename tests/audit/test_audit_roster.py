@@ -265,3 +265,13 @@ def test_quorum_and_strict_without_a_roster_are_refused(tmp_path: Path) -> None:
     assert run("audit", "verify", str(path)) == 0
     for flags in (["--strict"], ["--quorum", "2"]):
         assert run("audit", "verify", str(path), *flags) == 2  # a ConfigError: exit 2
+
+
+def test_a_pinned_key_on_a_log_without_checkpoints_is_warned_about(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path, party="server", identity=SERVER) as log:
+        log.append(events.PROVISIONING, details={"action": "ca_created"})
+    other = IdentityKey.generate().public_key
+    report = verify_log(path, key=other)
+    assert report.ok  # chain-valid; but nothing signed shows who wrote it
+    assert any("was not checked: the log has no valid checkpoint" in w for w in report.warnings)

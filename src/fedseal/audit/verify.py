@@ -54,6 +54,11 @@ def verify_bytes(
     report.torn_bytes, report.torn_reason = len(tail), torn_reason
     if implied is None and report.checkpoints:
         report.warnings.append("no pinned key: checkpoints checked only against the log's own key")
+    if key is not None and not report.checkpoints and report.valid:
+        # Nothing in the log is signed, so nothing in it shows the pinned key made it.
+        report.warnings.append(
+            f"the pinned key {key.fingerprint()} was not checked: the log has no valid checkpoint"
+        )
     limit = report.problem.seq if report.problem else report.valid
     report.witnessed, contradiction = compare(kept, state.checkpoints, limit)
     if contradiction and (report.problem is None or contradiction[0] < report.problem.seq):
