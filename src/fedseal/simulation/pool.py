@@ -43,6 +43,8 @@ from fedseal.simulation.worker import FrameWorker
 
 __all__ = ["START_METHODS", "ProcessExecutor"]
 
+#: Longest wait for a worker's answer to one step (a stage of up to thousands of silos).
+ANSWER_TIMEOUT_S = 600.0
 #: Start methods that begin from a fresh interpreter (``fork`` could copy a held lock).
 START_METHODS = ("spawn", "forkserver")
 
@@ -100,7 +102,12 @@ class ProcessExecutor(RemoteExecutor):
     def _call_all(self, frames: list[bytes]) -> list[bytes]:
         for conn, frame in zip(self._conns, frames, strict=True):
             conn.send_bytes(frame)
-        return [checked(_receive(conn)) for conn in self._conns]
+        answers = []
+        for conn in self._conns:
+            if not conn.poll(ANSWER_TIMEOUT_S):
+                raise RuntimeError(f"a simulation worker did not answer in {ANSWER_TIMEOUT_S:g} s")
+            answers.append(checked(_receive(conn)))
+        return answers
 
     def input_buffers(self, params: m.RoundParams) -> dict[str, npt.NDArray[Any]]:
         """Rows of the shared block, one per participant (valid until the next round's)."""
@@ -145,7 +152,9 @@ class ProcessExecutor(RemoteExecutor):
         self._conns[worker].send_bytes(frame)
 
     def next_answer(self) -> tuple[bytes, Mapping[str, npt.NDArray[Any]]]:
-        ready = wait(self._conns)
+        ready = wait(self._conns, timeout=ANSWER_TIMEOUT_S)
+        if not ready:
+            raise RuntimeError(f"no simulation worker answered within {ANSWER_TIMEOUT_S:g} s")
         return checked(_receive(ready[0])), self._rows  # type: ignore[arg-type]
 
     def _stop(self) -> None:

@@ -26,6 +26,7 @@ from fedseal.extras import require
 from fedseal.protocol import messages as m
 from fedseal.protocol.policy import ClientPolicy
 from fedseal.simulation.frames import pack, unpack
+from fedseal.simulation.pool import ANSWER_TIMEOUT_S
 from fedseal.simulation.remote import RemoteExecutor, checked
 from fedseal.simulation.worker import FrameWorker
 
@@ -146,7 +147,7 @@ class RayExecutor(RemoteExecutor):
             refs = [ray.put(inputs[s]) for s in mine]
             self._refs += refs  # held until the round ends: the actors read them in place
             calls.append(actor.begin.remote(pack(header), *refs))
-        for reply in ray.get(calls):
+        for reply in ray.get(calls, timeout=ANSWER_TIMEOUT_S):
             checked(reply)
 
     def _end_round(self) -> None:
@@ -157,7 +158,9 @@ class RayExecutor(RemoteExecutor):
 
     def next_answer(self) -> tuple[bytes, Mapping[str, npt.NDArray[Any]]]:
         ray = self._ray_module
-        ready, self._pending = ray.wait(self._pending, num_returns=1)
+        ready, self._pending = ray.wait(self._pending, num_returns=1, timeout=ANSWER_TIMEOUT_S)
+        if not ready:
+            raise RuntimeError(f"no Ray actor answered within {ANSWER_TIMEOUT_S:g} s")
         frame, silos, vectors = ray.get(ready[0])
         return checked(frame), dict(zip(silos, vectors, strict=True))
 
