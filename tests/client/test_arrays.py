@@ -72,7 +72,8 @@ def test_a_model_no_app_accepts_stops_the_server_at_once(aggregation: str) -> No
     apps = {s: LayerApp() for s in ("a", "b", "c")}
     config = LoopbackConfig(aggregation=aggregation, rounds=3, timeout_s=30)
     expected = (
-        r"the server's model \(9 values\) does not fit the apps of 3 of 3 silos \(a, b, c\).*"
+        r"the server's model \(9 values\) fits the app of no silo that connected: 3 of 3 "
+        r"refused \(a, b, c\).*"
         r"a's app has a model of 2 arrays, 8 values"
     )
     with pytest.raises(RoundAbortedError, match=expected):
@@ -141,6 +142,8 @@ def test_a_silo_whose_app_does_not_fit_is_refused_at_connect_and_the_rest_train(
     assert layout == {
         "arrays": [{"name": "dense.weight", "shape": [3, 2]}, {"name": "dense.bias", "shape": [2]}],
         "values": 8,
+        "declared_by": ["a", "b", "c"],
+        "disputed_by": [],
     }
     refused = [
         e.details
@@ -154,3 +157,43 @@ def test_a_silo_whose_app_does_not_fit_is_refused_at_connect_and_the_rest_train(
             "values: check the server's --init-model or the app",
         }
     ]
+
+
+def test_one_silo_whose_app_does_not_fit_cannot_stop_the_server(tmp_path: Path) -> None:
+    """min_participants 3 of 3, one app too wide: the server waits (naming it), never stops."""
+    from fedseal.errors import RoundAbortedError
+
+    apps: dict[str, Any] = {s: LayerApp() for s in ("a", "b")}
+    apps["c"] = WideApp()
+    config = LoopbackConfig(rounds=1, min_participants=3, connect_timeout_s=0.2, timeout_s=2)
+    with pytest.raises(RoundAbortedError, match="did not finish within 2 s"):
+        run_loopback(apps, np.zeros(8), config, state_dir=tmp_path / "run")
+
+
+class RenamingApp(NamedLayerApp):
+    """Declares the same shapes under other names (a hostile silo renaming the export)."""
+
+    def layer_names(self) -> list[str]:
+        return ["dense.bias", "dense.weight"]
+
+
+def test_a_disputed_layout_is_recorded_and_not_exported(tmp_path: Path) -> None:
+    import json
+
+    from fedseal.errors import ConfigError
+    from fedseal.server import model_cli
+
+    apps: dict[str, Any] = {s: NamedLayerApp() for s in ("a", "b", "c")}
+    apps["d"] = RenamingApp()
+    run_loopback(apps, np.zeros(8), LoopbackConfig(rounds=1), state_dir=tmp_path / "run")
+    state = tmp_path / "run" / "server"
+    layout = json.loads((state / "layout.json").read_text())
+    assert layout["declared_by"] == ["a", "b", "c"] and layout["disputed_by"] == ["d"]
+    assert layout["arrays"][0]["name"] == "dense.weight"  # the majority's layout stands
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    model_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["model", "export", "--state", str(state), "--out", "m.safetensors"])
+    with pytest.raises(ConfigError, match=r"different layouts \(d against a, b, c\)"):
+        args.handler(args)

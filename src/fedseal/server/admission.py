@@ -4,12 +4,15 @@ The transport has authenticated the silo by its certificate; before it joins a r
 ``Hello`` must show the same deployment and roster as the server's (else the site runs a
 ``silo.toml`` from another provisioning: refused for good, naming what differs) and an app whose
 model has as many values as the server's (else refused *for now*: the operator may restart the
-server with another model, so the silo retries). When every admitted silo has been refused for
-its model, no round can ever run: :meth:`Admission.hopeless` says so before round 1, so the
-server stops with one message instead of burning round ids on refusals.
+server with another model, so the silo retries). When the apps of ``min_participants`` silos
+refuse the model and none takes it, the model is what is wrong: :meth:`Admission.hopeless`
+says so before round 1, so the server stops with one message instead of burning round ids on
+refusals.
 
-A fitting silo's declared layout (array names and shapes) is kept in ``<state_dir>/layout.json``
-for ``fedseal model export --format torch``.
+The layout the fitting silos declared (array names and shapes) is kept in
+``<state_dir>/layout.json`` for ``fedseal model export --format torch``, with the silos that
+declared another one (``disputed_by``): an admitted silo could otherwise rename or reorder the
+arrays of the export, so the export refuses a disputed layout.
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ class Admission:
         self._state_dir = state_dir
         #: Silos refused for their model, and why (until one connects with a fitting app).
         self.misfits: dict[str, str] = {}
-        self._kept: dict[str, Any] | None = None
+        #: Silos whose app's model fits, and the layout each declared (names and shapes).
+        self._fitting: dict[str, list[dict[str, Any]]] = {}
 
     def check(self, silo: str, hello: Hello) -> Refusal | None:
         """Whether ``silo`` (authenticated by the transport) may join, given its ``hello``."""
@@ -86,42 +90,52 @@ class Admission:
                 f"{self._dim} values: check the server's --init-model or the app"
             )
             self.misfits[silo] = reason
+            self._fitting.pop(silo, None)
             return Refusal(reason, final=False)
         self.misfits.pop(silo, None)
         if hello.layout:
-            self._keep(hello)
+            self._fitting[silo] = [{"name": a.name, "shape": list(a.shape)} for a in hello.layout]
+            self._keep()
         return None
 
     def hopeless(self, admitted: Iterable[str], min_silos: int) -> str | None:
-        """Why no round can run, if the silos refused for their model leave too few others."""
+        """Why no round can run: at least ``min_silos`` apps refused the model and none fits.
+
+        One silo whose app does not fit cannot stop the server this way (it is left out and
+        named while the server waits); only when no app that said hello takes the model is the
+        model itself taken to be wrong.
+        """
         admitted = set(admitted)
-        others = admitted - set(self.misfits)
-        if not self.misfits or len(others) >= min_silos:
+        if self._fitting or len(self.misfits) < min(min_silos, len(admitted)):
             return None
         first = self.misfits[min(self.misfits)]
         return (
-            f"the server's model ({self._dim} values) does not fit the apps of "
-            f"{len(self.misfits)} of {len(admitted)} silos ({', '.join(sorted(self.misfits))}), "
-            f"so fewer than min_participants = {min_silos} can ever take part; first: {first}"
+            f"the server's model ({self._dim} values) fits the app of no silo that connected: "
+            f"{len(self.misfits)} of {len(admitted)} refused ({', '.join(sorted(self.misfits))}); "
+            f"first: {first}"
         )
 
-    def _keep(self, hello: Hello) -> None:
+    def _keep(self) -> None:
+        """Write the layout the fitting silos declared, and who disputes it, if it changed."""
+        if self._state_dir is None:
+            return
+        declared: dict[str, list[str]] = {}
+        for silo, arrays in sorted(self._fitting.items()):
+            declared.setdefault(json.dumps(arrays), []).append(silo)
+        # The layout most silos declared stands (a tie: the one of the first silo by name).
+        chosen = min(declared, key=lambda k: (-len(declared[k]), declared[k][0]))
         record = {
-            "arrays": [{"name": s.name, "shape": list(s.shape)} for s in hello.layout],
-            "values": hello.model_size,
+            "arrays": json.loads(chosen),
+            "values": self._dim,
+            "declared_by": declared[chosen],
+            "disputed_by": sorted(s for k, v in declared.items() if k != chosen for s in v),
         }
-        if self._state_dir is None or record == self._kept:
-            return
-        path = self._state_dir / LAYOUT_FILE
-        if self._kept is None and path.exists() and read_layout(self._state_dir) == record:
-            self._kept = record
-            return
-        if self._kept is not None:  # the first fitting declaration of this server run stands
-            log.warning("silo %s declares another layout of the same size (%s) than the one "
-                        "kept in %s", hello.sender, hello.describe(), path)  # fmt: skip
-            return
-        write_atomic(path, json.dumps(record, indent=1).encode(), mode=0o600)
-        self._kept = record
+        if record["disputed_by"]:
+            log.warning("silos declare different layouts for the same model: %s",
+                        ", ".join(record["disputed_by"]))  # fmt: skip
+        if read_layout(self._state_dir) != record:
+            path = self._state_dir / LAYOUT_FILE
+            write_atomic(path, json.dumps(record, indent=1).encode(), mode=0o600)
 
 
 def read_layout(state_dir: Path) -> dict[str, Any] | None:

@@ -217,7 +217,8 @@ class RoundDriver:
             hopeless = self._admission.hopeless(eligible, cfg.min_silos)
             if hopeless is not None:
                 raise RoundAbortedError(hopeless)
-            if eligible - self._absent - set(self._admission.misfits) <= set(self.links):
+            awaited = eligible - self._absent - set(self._admission.misfits)
+            if awaited <= set(self.links) and len(self.links) >= cfg.min_silos:
                 break
             if await self._next_event(deadline) is not None:
                 continue

@@ -114,6 +114,12 @@ def _export_torch(args: argparse.Namespace, weights: Any, number: int) -> None:
             f"no {LAYOUT_FILE} in {args.state}: no silo has declared its app's layout to this "
             "server yet (silos do on connect); use --format npz"
         )
+    if layout.get("disputed_by"):
+        raise ConfigError(
+            f"the silos declared different layouts ({', '.join(layout['disputed_by'])} against "
+            f"{', '.join(layout.get('declared_by', []))}): the names and order of the arrays "
+            "are not agreed, so no state_dict is written; use --format npz"
+        )
     names = [str(a.get("name", "")) for a in layout["arrays"]]
     shapes = [tuple(int(d) for d in a.get("shape", ())) for a in layout["arrays"]]
     if not all(names) or len(set(names)) != len(names):
