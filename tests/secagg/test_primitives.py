@@ -24,6 +24,30 @@ def _secret(rng: SeededRandomSource) -> bytes:
     return (int.from_bytes(rng.token_bytes(32), "big") % shamir.PRIME).to_bytes(32, "big")
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    xs=st.one_of(
+        st.lists(st.integers(1, 2**11), min_size=1, max_size=160, unique=True),
+        st.lists(st.integers(2**31 - 99, 2**31 + 99), min_size=1, max_size=20, unique=True),
+        st.lists(st.integers(1, 2**40), min_size=1, max_size=20, unique=True),
+        st.lists(st.integers(1, shamir.PRIME - 1), min_size=1, max_size=8, unique=True),
+    )
+)
+def test_lagrange_coefficients_match_their_definition(xs: list[int]) -> None:
+    # Small x's (silo indices) take the vectorised path, larger ones the plain one; both must
+    # give l_j = prod_{m != j} x_m / (x_m - x_j) in GF(P).
+    p = shamir.PRIME
+    expected = []
+    for j in xs:
+        numerator = denominator = 1
+        for m in xs:
+            if m != j:
+                numerator = numerator * m % p
+                denominator = denominator * (m - j) % p
+        expected.append(numerator * pow(denominator, -1, p) % p)
+    assert shamir.lagrange_at_zero(tuple(xs)) == tuple(expected)
+
+
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 30), data=st.data())
 def test_any_t_shares_reconstruct_and_fewer_do_not(n: int, data: st.DataObject) -> None:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from fedseal.errors import ConfigError, ProtocolViolation
 from fedseal.secagg.graph import (
+    ClosedNeighbourhoods,
     GraphKind,
     GraphParams,
     full_parameters,
@@ -136,6 +137,44 @@ def test_neighbourhoods_are_symmetric_and_regular(n: int) -> None:
     if n > 40:
         sparse = sparse_parameters(n)
         assert neighbourhoods(sparse, b"a") != neighbourhoods(sparse, b"b")
+
+
+@pytest.mark.parametrize("n", [2, 5, 40, 101])
+def test_closed_neighbourhoods_by_name_are_the_graph_plus_the_silo(n: int) -> None:
+    names = [f"silo-{i:03d}" for i in range(n)]
+    for params in (full_parameters(n), sparse_parameters(n)):
+        closed = ClosedNeighbourhoods(params, b"seed", names)
+        expected = {
+            names[i - 1]: frozenset(names[j - 1] for j in nb) | {names[i - 1]}
+            for i, nb in neighbourhoods(params, b"seed").items()
+        }
+        assert dict(closed) == expected and list(closed) == names and len(closed) == n
+        assert "stranger" not in closed
+        with pytest.raises(KeyError):
+            closed["stranger"]
+
+
+def test_closed_neighbourhoods_are_built_only_when_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A silo needs the sets of its k neighbours, not of all n silos: building all n in each of
+    # n silos was O(n^2 k) time and memory (8.8 GB at n = 1000).
+    built: list[int] = []
+    original = ClosedNeighbourhoods._build
+
+    def counting(self: ClosedNeighbourhoods, index: int) -> frozenset[str]:
+        built.append(index)
+        return original(self, index)
+
+    monkeypatch.setattr(ClosedNeighbourhoods, "_build", counting)
+    names = [f"silo-{i:03d}" for i in range(200)]
+    params = sparse_parameters(200)
+    closed = ClosedNeighbourhoods(params, b"seed", names)
+    assert built == []
+    own = closed["silo-007"]
+    for v in own:
+        assert closed[v] is closed[v]  # built once, then kept
+    assert len(built) == len(own) == params.k + 1 < len(names)
 
 
 def test_bad_graph_parameters() -> None:

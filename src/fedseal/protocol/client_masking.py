@@ -76,7 +76,7 @@ def share_keys(
     by_silo: dict[str, m.AdvertiseKeys] = {}
     seen_keys: set[bytes] = set()
     for ad in message.advertisements:
-        if ad.sender in by_silo or ad.sender not in p.participants:
+        if ad.sender in by_silo or ad.sender not in r.indices:
             raise ProtocolViolation("key directory has a duplicate or unknown silo")
         if (ad.deployment_id, ad.round_id) != r.context.fields():
             raise ProtocolViolation("advertisement belongs to another round")
@@ -105,7 +105,7 @@ def share_keys(
         check_public_key(ad.s_public)
     if len(holders) < p.threshold:
         raise RoundAbortedError("too few neighbours advertised keys to hold this silo's shares")
-    xs = [p.index_of(v) for v in holders]
+    xs = [r.indices[v] for v in holders]
     seed_shares = shamir.split(r.seed.reveal(), xs, p.threshold, rng)
     key_shares = shamir.split(r.s_key.reveal(), xs, p.threshold, rng)
     out, held = [], {}
@@ -121,7 +121,7 @@ def share_keys(
                 c_key=r.c_key,
                 holder_c_public=by_silo[v].c_public,
                 dealer=(silo_id, r.index),
-                holder=(v, p.index_of(v)),
+                holder=(v, r.indices[v]),
                 pair=pair,
                 rng=rng,
             )
@@ -129,9 +129,10 @@ def share_keys(
     signature = identity.sign(share_keys_payload(r.context, r.digest, silo_id, out))
     r.directory = key_directory_digest(r.context, by_silo.values())
     r.neighbours = frozenset(holders) - {silo_id}
-    r.s_publics = {v: ad.s_public for v, ad in by_silo.items()}
+    # Only neighbours' keys are ever used (their shares, their pair masks): keep k, not n.
+    r.s_publics = {v: by_silo[v].s_public for v in holders}
     r.held = held
-    r.c_publics = {v: ad.c_public for v, ad in by_silo.items()}
+    r.c_publics = {v: by_silo[v].c_public for v in holders}
     return m.ShareKeys(*r.context.fields(), silo_id, tuple(out), signature)
 
 
@@ -187,7 +188,7 @@ def mask(
                 share,
                 c_key=r.c_key,
                 dealer_c_public=r.c_publics[share.sender],
-                dealer_index=p.index_of(share.sender),
+                dealer_index=r.indices[share.sender],
                 holder_index=r.index,
             )
         except AuthenticationError:
@@ -197,7 +198,7 @@ def mask(
     delivered = set(held) | rejected
     if len(delivered) < p.threshold:
         raise RoundAbortedError(f"only {len(delivered)} neighbours shared keys, need {p.threshold}")
-    peers = {p.index_of(v): r.s_publics[v] for v in delivered if v != silo_id}
+    peers = {r.indices[v]: r.s_publics[v] for v in delivered if v != silo_id}
     masked = mask_input(
         encoded, index=r.index, seed=r.seed, s_key=r.s_key, peers=peers, context=r.context
     )

@@ -27,7 +27,7 @@ from fedseal.protocol import messages as m
 from fedseal.protocol.policy import ClientPolicy
 from fedseal.protocol.release import ReleaseLedger
 from fedseal.protocol.transcript import advertise_payload, round_digest
-from fedseal.secagg.graph import GraphParams, neighbourhoods
+from fedseal.secagg.graph import ClosedNeighbourhoods, GraphParams
 from fedseal.secagg.hazmat import shamir
 from fedseal.secagg.hazmat.randomness import RandomSource
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
@@ -53,6 +53,7 @@ class ClientRound:
     graph: GraphParams
     digest: bytes
     closed_neighbourhoods: Mapping[str, frozenset[str]]
+    indices: Mapping[str, int]  # participant -> index 1..n (its Shamir x); O(1) membership
     directory: bytes = b""
     neighbours: frozenset[str] = frozenset()
     s_publics: Mapping[str, bytes] | None = None
@@ -154,7 +155,10 @@ def open_round(
         raise ProtocolViolation(f"round {p.round_id} is not newer than {last_round}")
     if list(p.participants) != sorted(set(p.participants)):
         raise ProtocolViolation("participants must be sorted and unique")
-    if silo_id not in p.participants:
+    # Sorted and unique, so a participant's index (RoundParams.index_of) is its position + 1;
+    # looked up in a dict, not by scanning the n participants each time.
+    indices = {silo: i for i, silo in enumerate(p.participants, start=1)}
+    if silo_id not in indices:
         raise ProtocolViolation("this silo is not a participant of the round")
     unknown = [silo for silo in p.participants if silo not in directory]
     if unknown:
@@ -172,22 +176,20 @@ def open_round(
             raise ProtocolViolation(str(exc)) from None
     context = RoundContext(p.deployment_id, p.round_id)
     digest = round_digest(p, train_digest)
-    # The layout is seeded by the round digest, fixed before any key exists.
-    names = {p.index_of(s): s for s in p.participants}
-    closed = {
-        names[i]: frozenset(names[j] for j in nb) | {names[i]}
-        for i, nb in neighbourhoods(graph, digest).items()
-    }
+    # The layout is seeded by the round digest, fixed before any key exists. A silo needs the
+    # neighbourhoods of its neighbours only: each is built when first asked for.
+    closed = ClosedNeighbourhoods(graph, digest, p.participants)
     return ClientRound(
         params=p,
         context=context,
-        index=p.index_of(silo_id),
+        index=indices[silo_id],
         c_key=AgreementKey.generate(rng),
         s_key=AgreementKey.generate(rng),
         seed=MaskSeed.generate(rng),
         graph=graph,
         digest=digest,
         closed_neighbourhoods=closed,
+        indices=indices,
     )
 
 

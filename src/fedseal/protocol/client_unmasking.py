@@ -59,7 +59,7 @@ def sign_survivors(
         raise ProtocolViolation("survivor set must be sorted and unique")
     if silo_id not in survivors:
         raise ProtocolViolation("survivor set leaves out this silo, which sent its input")
-    if any(v not in r.params.participants for v in survivors):
+    if any(v not in r.indices for v in survivors):
         raise ProtocolViolation("survivor set names a silo outside the round")
     if len(survivors) < r.params.threshold:
         raise RoundAbortedError(f"only {len(survivors)} survivors, need {r.params.threshold}")

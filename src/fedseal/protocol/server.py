@@ -42,7 +42,7 @@ from fedseal.errors import ConfigError, FedsealError, ProtocolViolation, RoundAb
 from fedseal.protocol import messages as m
 from fedseal.protocol.server_stages import Outgoing, StageAnswers, StageHandlers
 from fedseal.protocol.transcript import round_digest
-from fedseal.secagg.graph import GraphParams, neighbourhoods
+from fedseal.secagg.graph import ClosedNeighbourhoods, GraphParams
 from fedseal.secagg.identity import IdentityPublicKey
 from fedseal.secagg.keys import RoundContext
 
@@ -111,11 +111,10 @@ class ServerSession(StageHandlers):
         self.digest = round_digest(params, bytes(train_digest))
         #: Silos proven or found to misbehave, with the reason (safe to log and audit).
         self.culprits: dict[str, str] = {}
-        names = {params.index_of(s): s for s in params.participants}
-        self._closed: dict[str, frozenset[str]] = {
-            names[i]: frozenset(names[j] for j in nb) | {names[i]}
-            for i, nb in neighbourhoods(self.graph, self.digest).items()
-        }
+        # Participants are sorted and unique, so a silo's index (RoundParams.index_of) is its
+        # position + 1: kept in a dict rather than found by scanning the n participants.
+        self._indices = {silo: i for i, silo in enumerate(params.participants, start=1)}
+        self._closed = ClosedNeighbourhoods(self.graph, self.digest, params.participants)
         self._commitments: dict[tuple[str, str], tuple[bytes, bytes]] = {}  # (dealer, holder)
         self._signed_shares: dict[str, m.ShareKeys] = {}
         self._complaints: dict[str, set[str]] = {}  # dealer -> holders that rejected its share
@@ -128,9 +127,12 @@ class ServerSession(StageHandlers):
         self._dtype = np.uint32 if params.modulus_bits == 32 else np.uint64
         self._sum: npt.NDArray[Any] | None = None
         self._ads: dict[str, m.AdvertiseKeys] = {}
+        self._used_keys: set[bytes] = set()  # every public key of self._ads
         self._routed: dict[str, list[m.EncryptedShare]] = {}
         self._u2: set[str] = set()
         self._survivors: tuple[str, ...] = ()
+        self._survivor_set: frozenset[str] = frozenset()
+        self._dropped: frozenset[str] = frozenset()  # U2 - U3: shared keys, sent no input
         self._directory_digest = b""
         self._consistency_payload = b""
         self._handlers: dict[tuple[ServerStage, type], Callable[[str, Any], None]] = {
@@ -214,9 +216,11 @@ class ServerSession(StageHandlers):
         self.dropouts.append(Dropout(silo, self.stage, reason))
 
     def _maybe_close(self) -> list[Outgoing]:
-        if not self.finished and not self.waiting_for:
-            return self._advance()
-        return []
+        # Answers come only from expected silos and a dropped silo leaves both, so the stage is
+        # complete once the counts meet; only then is the (O(n)) set difference taken.
+        state = self._state
+        complete = len(state.answered) >= len(state.expected) and not self.waiting_for
+        return self._advance() if not self.finished and complete else []
 
     def _advance(self) -> list[Outgoing]:
         try:

@@ -31,7 +31,7 @@ def check_advertisement(
     context: RoundContext,
     digest: bytes,
     identity: IdentityPublicKey,
-    ads: Mapping[str, m.AdvertiseKeys],
+    used_keys: Set[bytes],
 ) -> None:
     """Stage 0: the signature binds the round digest; the keys are valid and new.
 
@@ -47,8 +47,8 @@ def check_advertisement(
         The round digest the silo must have signed.
     identity : IdentityPublicKey
         The silo's identity key.
-    ads : mapping of str to AdvertiseKeys
-        Advertisements accepted so far (no key may repeat one of theirs).
+    used_keys : set of bytes
+        Every public key of the advertisements accepted so far (no key may repeat one).
 
     Raises
     ------
@@ -59,8 +59,7 @@ def check_advertisement(
     identity.verify(payload, msg.signature)
     check_public_key(msg.c_public)
     check_public_key(msg.s_public)
-    used = {k for ad in ads.values() for k in (ad.c_public, ad.s_public)}
-    if msg.c_public in used or msg.s_public in used or msg.c_public == msg.s_public:
+    if msg.c_public in used_keys or msg.s_public in used_keys or msg.c_public == msg.s_public:
         raise ProtocolViolation("duplicate public key")
 
 

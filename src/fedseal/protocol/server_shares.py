@@ -121,9 +121,11 @@ def parse_unmask_response(
     if set(owners_b) & set(owners_s):
         raise ProtocolViolation("both kinds of share for one silo")
     parsed: ParsedShares = {}
+    # The graph is undirected: silo is in closed[owner] exactly when owner is in closed[silo].
+    around = closed[silo]
     for kind, items, allowed in (("b", msg.seed_shares, survivors), ("s", msg.key_shares, dropped)):
         for owner, data in items:
-            if owner not in allowed or silo not in closed[owner]:
+            if owner not in allowed or owner not in around:
                 raise ProtocolViolation(f"unrequested share for {owner!r}")
             committed = commitments.get((owner, silo))
             if committed is None:
@@ -217,12 +219,15 @@ def reconstruct(
         If an owner has fewer than ``t`` valid shares.
     """
     t = threshold
+    # One pass over the answers (O(n k) shares), not one pass per owner (O(n^2)).
+    by_owner: dict[str, list[shamir.Share]] = {owner: [] for owner in owners}
+    for answer in answers:
+        for (share_kind, owner), share in answer.items():
+            if share_kind == kind and owner in by_owner:
+                by_owner[owner].append(share)
     groups: dict[tuple[int, ...], list[tuple[str, list[int]]]] = {}
     for owner in owners:
-        shares = sorted(
-            (answer[(kind, owner)] for answer in answers if (kind, owner) in answer),
-            key=lambda s: s.x,
-        )
+        shares = sorted(by_owner[owner], key=lambda s: s.x)
         if len(shares) < t:
             complained = complaints.get(owner, set())
             if complained:
@@ -246,8 +251,8 @@ def dropped_masks(
     dropped: list[str],
     keys: Mapping[str, bytes],
     *,
-    survivors: list[str],
-    params: m.RoundParams,
+    survivors: Set[str],
+    indices: Mapping[str, int],
     ads: Mapping[str, m.AdvertiseKeys],
     closed: Mapping[str, frozenset[str]],
     culprits: dict[str, str],
@@ -260,10 +265,10 @@ def dropped_masks(
         Silos that shared keys but sent no masked input.
     keys : mapping of str to bytes
         Their reconstructed mask keys.
-    survivors : list of str
+    survivors : set of str
         Silos whose masked input is in the sum.
-    params : RoundParams
-        The round's parameters (silo indices).
+    indices : mapping of str to int
+        Each participant's index 1..n.
     ads : mapping of str to AdvertiseKeys
         Every accepted advertisement.
     closed : mapping of str to frozenset of str
@@ -288,11 +293,12 @@ def dropped_masks(
             # Every share matched its commitment, so the dealer itself dealt bad shares.
             culprits[silo] = "dealt shares that do not reconstruct its advertised key"
             raise RoundAbortedError(f"reconstructed key of {silo!r} does not match its advert")
-        # Survivors that received this silo's shares (its neighbours) masked with it.
+        # Survivors that received this silo's shares (its neighbours) masked with it: found
+        # among its k neighbours, not by scanning every survivor.
         maskers = {
-            params.index_of(u): ads[u].s_public
-            for u in survivors
-            if u in closed[silo] and u != silo
+            indices[u]: ads[u].s_public
+            for u in sorted(closed[silo])
+            if u in survivors and u != silo
         }
-        lost.append((params.index_of(silo), key, maskers))
+        lost.append((indices[silo], key, maskers))
     return lost

@@ -17,6 +17,7 @@ answers a closer raises :class:`~fedseal.errors.RoundAbortedError` and nothing i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,17 +66,21 @@ class StageHandlers:
     culprits: dict[str, str]
     result: npt.NDArray[Any] | None
     _directory: dict[str, IdentityPublicKey]
-    _closed: dict[str, frozenset[str]]
+    _indices: dict[str, int]  # participant -> index 1..n
+    _closed: Mapping[str, frozenset[str]]
     _state: StageAnswers
     _dtype: type[np.unsignedinteger[Any]]
     _sum: npt.NDArray[Any] | None
     _ads: dict[str, m.AdvertiseKeys]
+    _used_keys: set[bytes]  # every public key of _ads
     _commitments: dict[tuple[str, str], tuple[bytes, bytes]]  # (dealer, holder)
     _signed_shares: dict[str, m.ShareKeys]
     _complaints: dict[str, set[str]]  # dealer -> holders that rejected its share
     _routed: dict[str, list[m.EncryptedShare]]
     _u2: set[str]
     _survivors: tuple[str, ...]
+    _survivor_set: frozenset[str]
+    _dropped: frozenset[str]  # U2 - U3
     _directory_digest: bytes
     _consistency_payload: bytes
 
@@ -102,9 +107,10 @@ class StageHandlers:
             context=self.context,
             digest=self.digest,
             identity=self._directory[silo],
-            ads=self._ads,
+            used_keys=self._used_keys,
         )
         self._ads[silo] = msg
+        self._used_keys.update((msg.c_public, msg.s_public))
         self._state.answered[silo] = True
 
     def _close_advertise(self) -> list[Outgoing]:
@@ -119,7 +125,8 @@ class StageHandlers:
     # -- stage 1: ShareKeys -------------------------------------------------------------------
 
     def _on_share_keys(self, silo: str, msg: m.ShareKeys) -> None:
-        allowed = self._closed[silo] & set(self._ads)  # its own share's commitment included
+        # Its closed neighbourhood among the advertisers, its own share's commitment included.
+        allowed = {v for v in self._closed[silo] if v in self._ads}
         check_share_keys(msg, silo=silo, allowed=allowed)
         self._signed_shares[silo] = msg
         self._state.answered[silo] = msg.shares
@@ -157,6 +164,8 @@ class StageHandlers:
         u3 = sorted(self._state.answered)
         self._require(len(u3), "sent masked input")
         self._survivors = tuple(u3)
+        self._survivor_set = frozenset(u3)
+        self._dropped = frozenset(self._u2 - self._survivor_set)
         # Every silo signs the same bytes: build them once, not once per signature.
         self._consistency_payload = consistency_payload(
             self.context, self.digest, self._survivors, self._directory_digest
@@ -175,7 +184,7 @@ class StageHandlers:
         signers = sorted(self._state.answered)
         self._require(len(signers), "signed the survivor set")
         signatures = tuple((s, self._state.answered[s]) for s in signers)
-        dropped = tuple(sorted(self._u2 - set(self._survivors)))
+        dropped = tuple(sorted(self._dropped))
         self._next_stage(set(signers))
         request = m.UnmaskRequest(*self.context.fields(), self._survivors, dropped, signatures)
         return [(silo, request) for silo in signers]
@@ -186,9 +195,9 @@ class StageHandlers:
         self._state.answered[silo] = parse_unmask_response(
             msg,
             silo=silo,
-            index=self.params.index_of(silo),
-            survivors=set(self._survivors),
-            dropped=self._u2 - set(self._survivors),
+            index=self._indices[silo],
+            survivors=self._survivor_set,
+            dropped=self._dropped,
             closed=self._closed,
             commitments=self._commitments,
             context=self.context,
@@ -220,7 +229,7 @@ class StageHandlers:
     def _close_unmask(self) -> list[Outgoing]:
         self._require(len(self._state.answered), "answered the unmask request")
         survivors = list(self._survivors)
-        dropped = sorted(self._u2 - set(survivors))
+        dropped = sorted(self._dropped)
         seeds = self._reconstruct("b", survivors)
         keys = self._reconstruct("s", dropped)
         assert self._sum is not None
@@ -228,8 +237,8 @@ class StageHandlers:
         lost = dropped_masks(
             dropped,
             keys,
-            survivors=survivors,
-            params=self.params,
+            survivors=self._survivor_set,
+            indices=self._indices,
             ads=self._ads,
             closed=self._closed,
             culprits=self.culprits,

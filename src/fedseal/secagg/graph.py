@@ -41,13 +41,16 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from fedseal.errors import ConfigError
 
 __all__ = [
     "FULL_GRAPH_MAX",
+    "ClosedNeighbourhoods",
     "GraphKind",
     "GraphParams",
     "corrupt_count",
@@ -212,12 +215,26 @@ def _permutation(n: int, seed: bytes) -> list[int]:
     return order
 
 
+@lru_cache(maxsize=8)
+def _ring(n: int, seed: bytes) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The ring of a round's layout and, at ``positions[i]``, the ring position of silo ``i``.
+
+    Cached: every party of a round derives the same public layout from the same digest, and
+    parties simulated in one process need not shuffle ``n`` silos once each.
+    """
+    ring = tuple(_permutation(n, seed))
+    positions = [0] * (n + 1)
+    for pos, silo in enumerate(ring):
+        positions[silo] = pos
+    return ring, tuple(positions)
+
+
 def neighbourhoods(params: GraphParams, seed: bytes) -> dict[int, frozenset[int]]:
     """Open neighbourhoods of silo indices ``1..n`` (a silo is never its own neighbour)."""
     everyone = frozenset(range(1, params.n + 1))
     if params.kind is GraphKind.FULL:
         return {i: everyone - {i} for i in everyone}
-    ring = _permutation(params.n, seed)
+    ring, _ = _ring(params.n, seed)
     half = params.k // 2
     out: dict[int, frozenset[int]] = {}
     for pos, silo in enumerate(ring):
@@ -225,3 +242,54 @@ def neighbourhoods(params: GraphParams, seed: bytes) -> dict[int, frozenset[int]
             ring[(pos + step) % params.n] for step in range(-half, half + 1) if step != 0
         )
     return out
+
+
+class ClosedNeighbourhoods(Mapping[str, frozenset[str]]):
+    """The closed neighbourhood (the silo and its neighbours) of every silo, by name.
+
+    The same graph as :func:`neighbourhoods`, but each silo's set is built the first time it
+    is asked for and then kept: a silo needs the sets of its ``k`` neighbours only, and
+    building all ``n`` of them in each of ``n`` silos costs ``O(n^2 k)`` time and memory.
+
+    Parameters
+    ----------
+    params : GraphParams
+        The round's graph.
+    seed : bytes
+        The round digest, which seeds the sparse layout.
+    names : sequence of str
+        The participants, sorted: ``names[i - 1]`` is the silo of index ``i``.
+    """
+
+    def __init__(self, params: GraphParams, seed: bytes, names: Sequence[str]) -> None:
+        if len(names) != params.n or len(set(names)) != params.n:
+            raise ConfigError(f"need {params.n} distinct silo names, got {len(names)}")
+        self._params = params
+        self._names = tuple(names)
+        self._index = {silo: i for i, silo in enumerate(self._names, start=1)}
+        self._seed = bytes(seed)
+        self._everyone = frozenset(self._names)  # every closed neighbourhood of a full graph
+        self._cache: dict[str, frozenset[str]] = {}
+
+    def __getitem__(self, silo: str) -> frozenset[str]:
+        closed = self._cache.get(silo)
+        if closed is None:
+            closed = self._cache[silo] = self._build(self._index[silo])  # KeyError: not in round
+        return closed
+
+    def _build(self, index: int) -> frozenset[str]:
+        if self._params.kind is GraphKind.FULL:
+            return self._everyone
+        n, half = self._params.n, self._params.k // 2
+        ring, positions = _ring(n, self._seed)
+        pos, names = positions[index], self._names
+        return frozenset(names[ring[(pos + step) % n] - 1] for step in range(-half, half + 1))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, silo: object) -> bool:
+        return silo in self._index

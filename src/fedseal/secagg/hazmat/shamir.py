@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from fedseal.errors import ConfigError, ProtocolViolation
 from fedseal.secagg.hazmat.randomness import RandomSource
 
@@ -40,7 +42,7 @@ PRIME = (1 << 255) - 19
 SECRET_BYTES = 32
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Share:
     """One share: the point ``(x, y)`` of the sharing polynomial. ``y`` is secret material."""
 
@@ -114,20 +116,44 @@ def _batch_inverse(values: Sequence[int]) -> list[int]:
     return out
 
 
+#: x-coordinates below this bound take the vectorised path of :func:`_scaled_denominators`.
+_SMALL_X = 1 << 31
+
+
+def _scaled_denominators(xs: tuple[int, ...]) -> list[int]:
+    """``x_j * prod_{m != j} (m - x_j)`` for each ``x_j`` of ``xs``, exactly (not reduced).
+
+    These are ``t`` products of ``t`` factors each. For the small x-coordinates fedseal uses
+    (silo indices), numpy multiplies the factors in groups whose product still fits an int64
+    exactly (``|product| < 2^62``), so Python's big integers see ``t / g`` factors per row
+    instead of ``t``, ``g = 62 // bits``; that is what keeps reconstructing one secret per
+    silo of a large round (a different set of holders for each) affordable.
+    """
+    if min(xs) > 0 and max(xs) < _SMALL_X:
+        a = np.asarray(xs, dtype=np.int64)
+        factors = a[np.newaxis, :] - a[:, np.newaxis]  # factors[j, m] = x_m - x_j
+        np.fill_diagonal(factors, a)  # the x_j factor takes the place of (x_j - x_j)
+        bits = max(int(a.max()), int(a.max() - a.min())).bit_length()
+        group = max(1, 62 // bits)
+        width = -(-len(xs) // group) * group
+        padded = np.ones((len(xs), width), dtype=np.int64)
+        padded[:, : len(xs)] = factors
+        packed = padded.reshape(len(xs), width // group, group).prod(axis=2)
+        return [math.prod(row) for row in packed.tolist()]
+    return [j * math.prod([m - j for m in xs if m != j]) for j in xs]
+
+
 @lru_cache(maxsize=256)
 def lagrange_at_zero(xs: tuple[int, ...]) -> tuple[int, ...]:
     """Lagrange coefficients ``l_j`` with ``f(0) = sum_j l_j * f(xs[j])`` for distinct ``xs``."""
     if not xs or len(set(xs)) != len(xs):
         raise ConfigError("need distinct x-coordinates")
-    # l_j = prod_{m != j} m / (m - j) = (prod xs / x_j) / prod_{m != j} (m - j). The x's are
-    # small integers, so each denominator is an exact product of small ints (math.prod runs
-    # in C) reduced once; all inverses come from one batched inversion.
-    n = len(xs)
+    # l_j = prod_{m != j} m / (m - j) = prod xs / (x_j * prod_{m != j} (m - j)). The x's are
+    # small integers, so each denominator is an exact product of small ints reduced once;
+    # all inverses come from one batched inversion.
     total = math.prod(xs) % PRIME
-    denominators = [math.prod([m - j for m in xs if m != j]) % PRIME for j in xs]
-    inverses = _batch_inverse([*denominators, *xs])
-    coefficients = [total * inverses[i] % PRIME * inverses[n + i] % PRIME for i in range(n)]
-    return tuple(coefficients)
+    inverses = _batch_inverse([d % PRIME for d in _scaled_denominators(xs)])
+    return tuple(total * inverse % PRIME for inverse in inverses)
 
 
 def reconstruct(shares: Sequence[Share], threshold: int) -> bytes:
