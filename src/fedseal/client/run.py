@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,7 @@ from fedseal.secagg.identity import IdentityKey, IdentityPublicKey
 if TYPE_CHECKING:  # gmpy2 and phe are an optional extra, imported only when configured
     from fedseal.client.paillier_silo import PaillierSilo
 
-__all__ = ["make_client", "make_paillier", "run_silo", "silo_policy"]
+__all__ = ["make_client", "make_paillier", "open_silo", "run_silo", "silo_policy"]
 
 
 def silo_policy(config: SiloConfig) -> ClientPolicy:
@@ -195,14 +196,30 @@ def run_silo(
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s {config.silo} %(levelname)s %(message)s"
     )
+    with ExitStack() as stack:
+        return open_silo(config_path, app_spec, stack, agent_type=agent_type).run()
+
+
+def open_silo(
+    config_path: str | os.PathLike[str],
+    app_spec: str | None,
+    stack: ExitStack,
+    *,
+    agent_type: Callable[..., SiloAgent] = SiloAgent,
+) -> GrpcSiloClient:
+    """The silo of ``config_path``, ready to run; its audit log stays open until ``stack`` closes.
+
+    Loads the app (see :func:`app_for`), opens and audits the start of the silo's log, and
+    checks its privacy plan, as :func:`run_silo` does before it connects.
+    """
+    config = load_silo_config(config_path)
     state_dir = Path(config.state_dir)
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     app = app_for(config, Path(config_path), app_spec)
     config.audit_log.parent.mkdir(parents=True, exist_ok=True)
     identity = load_identity_key(config.identity_key)
-    with AuditLog(config.audit_log, party=config.silo, identity=identity) as audit:
-        audit.append(ev.PARTY_STARTED, details={"role": "silo", "silo": config.silo})
-        audit_budget_changes(audit, silo=config.silo, state_dir=state_dir)
-        check_privacy_plan(app, audit=audit)
-        client = make_client(config, app, audit=audit, identity=identity, agent_type=agent_type)
-        return client.run()
+    audit = stack.enter_context(AuditLog(config.audit_log, party=config.silo, identity=identity))
+    audit.append(ev.PARTY_STARTED, details={"role": "silo", "silo": config.silo})
+    audit_budget_changes(audit, silo=config.silo, state_dir=state_dir)
+    check_privacy_plan(app, audit=audit)
+    return make_client(config, app, audit=audit, identity=identity, agent_type=agent_type)

@@ -99,6 +99,44 @@ SERVER = Table(
             write=False,
         ),
         *TRANSPORT,
+        Option(
+            key="heartbeat_s",
+            kind=NUMBER,
+            default=10.0,
+            check=number(below=3600.0),
+            comment=(
+                "the server pings every silo this often; a silo that does not answer within\n"
+                "heartbeat_s more (stopped, unreachable) is a dropout"
+            ),
+            write=False,
+        ),
+        Option(
+            key="receive_window_bytes",
+            kind=INT,
+            default=256 << 10,
+            check=integer(64 << 10, 64 << 20),
+            comment=(
+                "the server's HTTP/2 receive window per silo stream: at most this much per\n"
+                "round trip (256 KiB: ~5 MB/s at 50 ms); raise it for long links"
+            ),
+            write=False,
+        ),
+        Option(
+            key="connect_burst",
+            kind=INT,
+            default=5,
+            check=integer(1),
+            comment="connections one silo may open at once (then one per connect_refill_s)",
+            write=False,
+        ),
+        Option(
+            key="connect_refill_s",
+            kind=NUMBER,
+            default=10.0,
+            check=_POSITIVE,
+            comment="seconds for a silo to earn one more connection once its burst is spent",
+            write=False,
+        ),
         Option(key="clip", kind=NUMBER, default=1.0, check=_POSITIVE),
         Option(key="bits", kind=INT, default=16, check=integer(1, 32)),
         Option(key="max_weight", kind=INT, default=1000, check=integer(1)),
@@ -203,7 +241,16 @@ class ServerConfig:
     checkpoint_timeout_s : float
         Seconds to wait for the silos' co-signatures of a round's audit checkpoint.
     chunk_bytes, max_message_bytes : int
-        Streaming chunk size and the hard limit on any one gRPC message.
+        Streaming chunk size and the hard limit on any one gRPC message (each kind of message
+        has a smaller limit derived from the deployment, :mod:`fedseal.server.expectations`).
+    heartbeat_s : float
+        The server pings each silo's connection this often; one that does not answer within
+        ``heartbeat_s`` more is closed, and the silo is a dropout (about ``2 * heartbeat_s``).
+    receive_window_bytes : int
+        The server's fixed HTTP/2 receive window per silo stream (throughput per round trip).
+    connect_burst, connect_refill_s : int, float
+        Connections one silo may open at once, and seconds to earn one more; a connection over
+        the limit is refused (``RESOURCE_EXHAUSTED``) before anything is audited.
     clip, bits, max_weight, modulus_bits, metric_clip
         Quantization (see :class:`fedseal.secagg.quantize.QuantizationSpec`).
     strategy : StrategySettings
@@ -241,6 +288,10 @@ class ServerConfig:
     checkpoint_timeout_s: float = SERVER.default("checkpoint_timeout_s")
     chunk_bytes: int = SERVER.default("chunk_bytes")
     max_message_bytes: int = SERVER.default("max_message_bytes")
+    heartbeat_s: float = SERVER.default("heartbeat_s")
+    receive_window_bytes: int = SERVER.default("receive_window_bytes")
+    connect_burst: int = SERVER.default("connect_burst")
+    connect_refill_s: float = SERVER.default("connect_refill_s")
     clip: float = SERVER.default("clip")
     bits: int = SERVER.default("bits")
     max_weight: int = SERVER.default("max_weight")

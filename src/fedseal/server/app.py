@@ -206,9 +206,13 @@ async def serve(
             tls=config.tls.read(),
             admitted=admitted,
             limits=TransportLimits(
-                chunk_bytes=config.chunk_bytes, max_message_bytes=config.max_message_bytes
+                chunk_bytes=config.chunk_bytes, max_message_bytes=config.max_message_bytes,
+                heartbeat_s=config.heartbeat_s, receive_window_bytes=config.receive_window_bytes,
             ),
-        )
+            connect_burst=config.connect_burst,
+            connect_refill_s=config.connect_refill_s,
+            paillier=paillier,
+        )  # fmt: skip
         port = await coordinator.start()
         log.info("listening on %s (port %d), %d silos admitted", config.listen, port, len(admitted))
         if on_listening is not None:

@@ -51,6 +51,8 @@ async def attest(
         deployment_id, io.round_id, canonical_bytes(checkpoint.to_record())
     )
     asked = sorted(s for s in silos if s in links)
+    for silo in asked:  # co-signing needs no round state: a silo back on a new link may answer
+        io.departed.pop(silo, None)
     for silo in asked:
         links[silo].send(request)
     silent: list[str] = []

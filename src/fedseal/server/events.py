@@ -14,7 +14,7 @@ its own stages (:mod:`fedseal.server.masking_round`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from fedseal.protocol import control as c
@@ -64,7 +64,10 @@ class RoundIO:
 
     ``next_event(deadline)`` returns the next event or None at the deadline; ``drop(silo,
     stage, reason)`` records a dropout (audited first); ``audit(event, outcome, **details)``
-    appends to the server's audit log for this round.
+    appends to the server's audit log for this round. ``departed`` collects the silos whose
+    connection ended during the round (and why): a silo that answered one phase and then
+    disconnected has lost its round state, so later phases count it out at once instead of
+    waiting for their deadline.
     """
 
     round_id: int
@@ -73,6 +76,7 @@ class RoundIO:
     drop: Callable[[str, str, str], None]
     audit: Callable[..., None]
     clock: Callable[[], float]
+    departed: dict[str, str] = field(default_factory=dict)
 
 
 async def gather(
@@ -101,12 +105,17 @@ async def gather(
     """
     pending = set(awaited)
     deadline = io.clock() + timeout_s
+    for silo in sorted(pending & set(io.departed)):
+        pending.discard(silo)
+        missing(silo, io.departed[silo])
     while pending:
         event = await io.next_event(deadline)
         if event is None:
             for silo in sorted(pending):
                 missing(silo, "timed out")
             return
+        if isinstance(event, Gone):
+            io.departed.setdefault(event.silo, event.reason)  # the first reason is the cause
         if isinstance(event, Connected) or event.silo not in pending:
             continue
         if isinstance(event, Received):

@@ -4,29 +4,42 @@ Thin by design (DESIGN §6): decode -> hand to :class:`~fedseal.server.driver.Ro
 encode. Silos dial out to ``fedseal.v1.Coordinator/Connect`` and keep the stream open; the
 server pushes work down it. The silo's identity is the Common Name of its client certificate,
 checked by TLS against the deployment CA; a name in a message is never trusted. Messages larger
-than ``chunk_bytes`` travel as several frames (``protocol/wire/framing.py``); a reassembled
-message may not exceed ``max_message_bytes``. A malformed or oversized message ends that silo's
-stream with INVALID_ARGUMENT / RESOURCE_EXHAUSTED (chosen by exception class, :func:`status_for`),
-and the driver treats it as a dropout.
+than ``chunk_bytes`` travel as several frames (``protocol/wire/framing.py``).
+
+What a silo may send is bounded three ways (:mod:`fedseal.server.expectations`,
+:mod:`fedseal.server.connect_limit`): each message must answer a request the server sent it on
+this stream (one answer per request, so floods and replays end at once); each kind of message
+has a largest size derived from the deployment, checked on its first frame; and each identity
+may open only ``connect_burst`` streams at once, refilled one per ``connect_refill_s``. A
+malformed, unexpected or oversized message ends that silo's stream with INVALID_ARGUMENT /
+RESOURCE_EXHAUSTED (chosen by exception class, :func:`status_for`), and the driver treats it as
+a dropout. The server pings every connection each ``heartbeat_s`` (gRPC keepalive), so a
+stopped or unreachable silo is a dropout within about twice that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
 
 from fedseal.errors import ConfigError, MessageTooLarge, ProtocolViolation
-from fedseal.protocol import control as c
 from fedseal.protocol.hello import Hello
-from fedseal.protocol.wire.channel import SERVICE, TransportLimits, channel_options
-from fedseal.protocol.wire.framing import Reassembler, encode_frame
-from fedseal.protocol.wire.serde import decode_to_server, encode_to_silo
+from fedseal.protocol.wire.channel import SERVICE, TransportLimits, server_channel_options
+from fedseal.protocol.wire.framing import Reassembler, silo_envelope_kind
+from fedseal.protocol.wire.serde import decode_to_server
+from fedseal.server.backpressure import ByteBudget
+from fedseal.server.connect_limit import ConnectLimiter
 from fedseal.server.driver import RoundDriver
+from fedseal.server.expectations import Expectations, MessageLimits
+from fedseal.server.stream_link import SharedEncoder as _SharedEncoder
+from fedseal.server.stream_link import StreamLink as _StreamLink
+
+if TYPE_CHECKING:  # gmpy2 and phe are an optional extra, needed only in Paillier mode
+    from fedseal.server.paillier_round import PaillierAggregator
 
 __all__ = ["HELLO_TIMEOUT_S", "STATUS_CODES", "GrpcCoordinator", "status_for"]
 
@@ -34,6 +47,12 @@ log = logging.getLogger("fedseal.server")
 
 #: Seconds a new stream has to send its ``Hello`` (protocol/hello.py) before it is closed.
 HELLO_TIMEOUT_S = 30.0
+#: Bytes of multi-frame messages rebuilt at once over all streams (server/backpressure.py).
+REASSEMBLY_BUDGET_BYTES = 32 << 20
+#: Messages above this size take from that budget; control messages never wait for it.
+_LARGE_BYTES = 64 << 10
+#: Seconds a stream holding part of that budget may go without sending a frame.
+STALL_S = 30.0
 #: The status of a refusal the silo may retry (its app's model does not fit the server's now).
 _RETRY_LATER = grpc.StatusCode.FAILED_PRECONDITION
 
@@ -68,78 +87,6 @@ def status_for(exc: BaseException) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-class _SharedEncoder:
-    """Encodes each message once, however many silos it goes to (the round's broadcast).
-
-    The driver hands the same ``TrainRequest`` (or ``CheckpointRequest``) object to every link;
-    the payload is encoded for the first and shared by the others, so the server holds one copy
-    of the model per round rather than one per silo.
-    """
-
-    def __init__(self) -> None:
-        self._last: tuple[object, bytes] | None = None
-
-    def __call__(self, message: c.ToSilo) -> bytes:
-        if self._last is not None and self._last[0] is message:
-            return self._last[1]
-        payload = encode_to_silo(message)
-        self._last = (message, payload)
-        return payload
-
-
-class _StreamLink:
-    """One silo's open stream: an outbox of encoded messages, cut into frames as written.
-
-    Frames are made one at a time by the writer (:meth:`frames`), so a queued message costs
-    its shared payload, not a copy per silo. The outbox is bounded in bytes
-    (``2 * max_message_bytes``): a silo that stops reading its stream is cut off
-    (``RESOURCE_EXHAUSTED``) and becomes a dropout, instead of making the server buffer every
-    later message for it.
-    """
-
-    def __init__(
-        self, limits: TransportLimits, encode: Callable[[c.ToSilo], bytes] = encode_to_silo
-    ) -> None:
-        self._limits = limits
-        self._encode = encode
-        self.outbox: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
-        self.status: tuple[grpc.StatusCode, str] | None = None
-        self._next_id = 0
-        self.bytes_down = 0
-        self.bytes_up = 0
-        self.queued = 0  # payload bytes in the outbox, not yet written to the stream
-        self.max_queued = 2 * limits.max_message_bytes
-
-    def send(self, message: c.ToSilo) -> None:
-        if self.status is not None:
-            return  # closed: nothing more is queued for this stream
-        payload = self._encode(message)
-        if self.queued + len(payload) > self.max_queued:
-            self.status = (
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"the silo is not reading its stream ({self.queued} bytes waiting)",
-            )
-            self.outbox.put_nowait(None)
-            return
-        self._next_id += 1
-        self.queued += len(payload)
-        self.outbox.put_nowait((self._next_id, payload))
-
-    def frames(self, message_id: int, payload: bytes) -> Iterator[bytes]:
-        """The frames of one queued message, made one by one (``split_frames`` lazily)."""
-        size = self._limits.chunk_bytes
-        total = max(1, -(-len(payload) // size))
-        for i in range(total):
-            frame = encode_frame(message_id, i, total, payload[i * size : (i + 1) * size])
-            self.bytes_down += len(frame)
-            yield frame
-
-    def close(self, reason: str) -> None:
-        if self.status is None:
-            self.status = (grpc.StatusCode.ABORTED, reason)
-        self.outbox.put_nowait(None)
-
-
 class GrpcCoordinator:
     """Serves ``Connect`` streams for ``driver`` on ``listen`` with mutual TLS.
 
@@ -153,6 +100,10 @@ class GrpcCoordinator:
     admitted : iterable of str
         Silo names allowed to connect (certificate CN); revoked silos must not be listed.
     limits : TransportLimits
+    connect_burst, connect_refill_s : int, float
+        Streams one identity may open at once, and seconds to earn one more.
+    paillier : PaillierAggregator, optional
+        The deployment's Paillier setup: sizes the Paillier messages' limits.
     """
 
     def __init__(
@@ -163,12 +114,21 @@ class GrpcCoordinator:
         tls: tuple[bytes, bytes, bytes],
         admitted: frozenset[str],
         limits: TransportLimits,
+        connect_burst: int = 5,
+        connect_refill_s: float = 10.0,
+        paillier: PaillierAggregator | None = None,
     ) -> None:
         self.driver = driver
         self._listen = listen
         self._tls = tls
         self._admitted = admitted
         self._limits = limits
+        self.message_limits = MessageLimits.for_deployment(
+            driver.config, dim=driver.strategy.dim, silos=len(admitted),
+            ceiling=limits.max_message_bytes, paillier=paillier,
+        )  # fmt: skip
+        self._connects = ConnectLimiter(burst=connect_burst, refill_s=connect_refill_s)
+        self._budget = ByteBudget(REASSEMBLY_BUDGET_BYTES)
         self._server: grpc.aio.Server | None = None
         self.port = 0
         self.bytes_up: dict[str, int] = {}
@@ -182,7 +142,7 @@ class GrpcCoordinator:
             [(key, cert)], root_certificates=ca, require_client_auth=True
         )
         server = grpc.aio.server(
-            options=[*channel_options(self._limits), ("grpc.so_reuseport", 0)],
+            options=[*server_channel_options(self._limits), ("grpc.so_reuseport", 0)],
             maximum_concurrent_rpcs=None,
         )
         handler = grpc.stream_stream_rpc_method_handler(self._connect)
@@ -207,15 +167,21 @@ class GrpcCoordinator:
             await self._server.stop(grace)
             self._server = None
 
-    def _identify(self, context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
+    @staticmethod
+    def _common_name(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
         names = context.auth_context().get("x509_common_name") or []
-        if len(names) != 1:
-            return None
-        name = names[0].decode("utf-8", "replace")
-        return name if name in self._admitted else None
+        return names[0].decode("utf-8", "replace")[:100] if len(names) == 1 else None
 
     async def _connect(self, requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        silo = self._identify(context)
+        name = self._common_name(context)
+        if not self._connects.admit(name or "(no name)"):
+            # Before any audit entry or Hello check: a connect loop costs the server nothing.
+            report = self._connects.report(name or "(no name)")
+            if report is not None:
+                log.warning("%s (last from %s)", report, context.peer())
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many connections")
+            return
+        silo = name if name in self._admitted else None
         if silo is None:
             log.warning("refused a connection from %s: certificate not admitted", context.peer())
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "silo not admitted")
@@ -223,9 +189,15 @@ class GrpcCoordinator:
         if silo in self.driver.links:  # checked again after the Hello (no await in between)
             await self._refuse_duplicate(silo, context)
             return
-        reassembler = Reassembler(max_message_bytes=self._limits.max_message_bytes)
+        expect = Expectations(self.message_limits)
+        reassembler = Reassembler(
+            max_message_bytes=self._limits.max_message_bytes,
+            limit_for=lambda head: expect.limit_for(silo_envelope_kind(head)),
+        )
         try:
-            hello = await asyncio.wait_for(self._hello(requests, reassembler), HELLO_TIMEOUT_S)
+            hello = await asyncio.wait_for(
+                self._hello(requests, reassembler, expect), HELLO_TIMEOUT_S
+            )
         except (ProtocolViolation, TimeoutError) as exc:
             reason = f"expected Hello first: {str(exc) or 'none within the time limit'}"
             log.warning("refused silo %s from %s: %s", silo, context.peer(), reason)
@@ -239,7 +211,7 @@ class GrpcCoordinator:
             code = grpc.StatusCode.PERMISSION_DENIED if refusal.final else _RETRY_LATER
             await context.abort(code, refusal.reason[:1000])
             return
-        link = _StreamLink(self._limits, self._encode)
+        link = _StreamLink(self._limits, self._encode, expect)
         log.info("silo %s connected from %s", silo, context.peer())
         self.driver.connected(silo, link)
         reader = asyncio.create_task(self._read(silo, requests, link, reassembler))
@@ -263,13 +235,14 @@ class GrpcCoordinator:
         if link.status is not None and link.status[0] is not grpc.StatusCode.ABORTED:
             await context.abort(*link.status)
 
-    async def _hello(self, requests: Any, reassembler: Reassembler) -> Hello:
+    async def _hello(self, requests: Any, reassembler: Reassembler, expect: Expectations) -> Hello:
         async for frame in requests:
             payload = reassembler.add(frame)
             if payload is not None:
                 message = decode_to_server(payload)
                 if not isinstance(message, Hello):
                     raise ProtocolViolation(f"got {type(message).__name__}")
+                expect.spend(message, len(payload))
                 return message
         raise ProtocolViolation("the stream ended")
 
@@ -293,21 +266,45 @@ class GrpcCoordinator:
     async def _read(
         self, silo: str, requests: Any, link: _StreamLink, reassembler: Reassembler
     ) -> None:
+        held = 0  # bytes of the reassembly budget this stream holds for its current message
+        frames = aiter(requests)
         try:
-            async for frame in requests:
+            while True:
+                try:  # a stream holding the shared budget must keep sending
+                    async with asyncio.timeout(STALL_S if held else None):
+                        frame = await anext(frames)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise ProtocolViolation(
+                        f"a large message stalled: no frame for {STALL_S:g} s"
+                    ) from None
                 link.bytes_up += len(frame)
                 payload = reassembler.add(frame)
                 if payload is None:
+                    if not held and reassembler.declared > _LARGE_BYTES:
+                        held = await self._budget.take(reassembler.declared)
                     continue
+                if not held and len(payload) > _LARGE_BYTES:  # one frame: bound its decoding
+                    held = await self._budget.take(len(payload))
                 message = decode_to_server(payload)
-                if isinstance(message, Hello):
-                    raise ProtocolViolation("a second Hello on one stream")
+                del payload
+                if link.expect is not None:  # an unexpected kind was refused on its first frame
+                    link.expect.spend(message, reassembler.last_size)
                 self.driver.received(silo, message)
+                if held:
+                    del message
+                    await asyncio.sleep(0)  # the driver takes the message before more are read
+                    self._budget.give(held)
+                    held = 0
         except ProtocolViolation as exc:
             code = status_for(exc)
-            log.warning("silo %s sent a malformed message: %s", silo, exc)
+            log.warning("silo %s broke the protocol; closing its stream: %s", silo, exc)
             link.status = (code, f"malformed message: {exc}"[:500])
             self.driver.rejected(silo, str(exc)[:200])
         except (asyncio.CancelledError, grpc.aio.AioRpcError):
             return
+        finally:
+            if held:
+                self._budget.give(held)
         link.outbox.put_nowait(None)

@@ -5,8 +5,10 @@ delivered, so a round that fails in stages 0-1 costs them no privacy budget). Th
 then run the stages of :class:`~fedseal.protocol.server.ServerSession` (Bonawitz et al., CCS
 2017, with the SecAgg+ graph of Bell et al., CCS 2020): a stage closes when every awaited silo
 answered or after ``stage_timeout_s`` (the masked-input stage also gets ``train_timeout_s``); a
-disconnect is the silo's ``AbortRound``. Dropouts are audited before anything the session
-returns is sent. Silos the session proves or finds misbehaving are reported in
+disconnect is the silo's ``AbortRound``, in the stage it happens in or, for a silo that had
+already answered that stage (or the train phase), in the next stage that awaits it
+(``RoundIO.departed``). Dropouts are audited before anything the session returns is sent.
+Silos the session proves or finds misbehaving are reported in
 :attr:`MaskingAggregator.culprits` for the driver to exclude.
 """
 
@@ -25,7 +27,7 @@ from fedseal.protocol.policy import ClientPolicy
 from fedseal.protocol.server import ServerSession, ServerStage
 from fedseal.secagg.identity import IdentityPublicKey
 from fedseal.server.driver_config import DriverConfig
-from fedseal.server.events import Gone, Received, RoundIO
+from fedseal.server.events import Event, Gone, Received, RoundIO
 from fedseal.server.summary import RoundSummary
 
 __all__ = ["MaskingAggregator"]
@@ -81,18 +83,17 @@ class MaskingAggregator:
         recorded = 0
         self._send(io, session.start())
         stage, deadline = session.stage, io.clock() + cfg.stage_timeout_s
+        members = frozenset(ready)  # membership per event in O(1), not a scan of n names
+        seen: tuple[ServerStage, int] | None = None  # departures already counted out
         while not session.finished:
-            event = await io.next_event(deadline)
-            out: list[tuple[str, m.Message]] = []
-            if event is None:
-                out = session.close_stage()
-            elif isinstance(event, Received) and event.silo in ready:
-                message: Any = event.message  # any other type is the session's to refuse
-                if not isinstance(message, c.CheckpointCosign):
-                    out = session.receive(event.silo, message)
-            elif isinstance(event, Gone) and event.silo in ready:
-                notice = m.AbortRound(cfg.deployment_id, summary.round_id, event.reason)
-                out = session.receive(event.silo, notice)
+            out = []
+            if io.departed and seen != (session.stage, len(io.departed)):
+                # O(n): once per stage and per new departure (the stage may advance here,
+                # and the next one is checked again).
+                seen = (session.stage, len(io.departed))
+                out = self._departed(io, session)
+            if not out and not session.finished:
+                out = self._handle(io, session, members, await io.next_event(deadline))
             # Audit first, then send: an entry is durable before what it records is acted on.
             for d in session.dropouts[recorded:]:
                 io.drop(d.silo, d.stage.value, d.reason)
@@ -107,6 +108,28 @@ class MaskingAggregator:
         if session.result is None:
             raise RoundAbortedError(session.abort_reason or "secure aggregation failed")
         return session.result
+
+    def _departed(self, io: RoundIO, session: ServerSession) -> list[tuple[str, m.Message]]:
+        """Silos gone since they last answered will not answer this stage: out now."""
+        out: list[tuple[str, m.Message]] = []
+        for silo in sorted(set(io.departed) & session.waiting_for):
+            notice = m.AbortRound(self.config.deployment_id, io.round_id, io.departed[silo])
+            out += session.receive(silo, notice)
+        return out
+
+    @staticmethod
+    def _handle(
+        io: RoundIO, session: ServerSession, ready: frozenset[str], event: Event | None
+    ) -> list[tuple[str, m.Message]]:
+        if event is None:
+            return session.close_stage()
+        if isinstance(event, Received) and event.silo in ready:
+            message: Any = event.message  # any other type is the session's to refuse
+            if not isinstance(message, c.CheckpointCosign):
+                return session.receive(event.silo, message)
+        elif isinstance(event, Gone) and event.silo in ready:
+            io.departed.setdefault(event.silo, event.reason)  # counted out by _departed
+        return []
 
     def _stage_time(self, stage: ServerStage) -> float:
         # Silos train between the shares' delivery and their masked input: that stage gets

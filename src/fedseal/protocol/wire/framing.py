@@ -11,22 +11,55 @@ A gRPC stream delivers frames in order, one message at a time per direction, so
 the same ``message_id`` and ``total`` and the next ``index``. The size of the message being
 rebuilt is checked against ``max_message_bytes`` *before* each chunk is kept, so a peer cannot
 make the receiver hold more than that (an oversized message raises
-:class:`~fedseal.errors.MessageTooLarge`). Any deviation raises
-:class:`~fedseal.errors.ProtocolViolation` and leaves the reassembler broken for good, like the
-stream it came from (compare h11's terminal ``ERROR`` state).
+:class:`~fedseal.errors.MessageTooLarge`). A receiver that knows what each kind of message may
+weigh passes ``limit_for``: it sees the first chunk of every message (whose first bytes name the
+envelope's message type, :func:`silo_envelope_kind`) and returns that message's own limit, so
+a message is refused from its first frame, by its declared ``total``, before anything is kept.
+Any deviation raises :class:`~fedseal.errors.ProtocolViolation` and leaves the reassembler
+broken for good, like the stream it came from (compare h11's terminal ``ERROR`` state).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
 from fedseal.errors import ConfigError, MessageTooLarge, ProtocolViolation
-from fedseal.protocol.wire._pb.fedseal.v1.fedseal_pb2 import Frame
+from fedseal.protocol.wire._pb.fedseal.v1.fedseal_pb2 import Frame, SiloEnvelope
 
-__all__ = ["Reassembler", "encode_frame", "split_frames"]
+__all__ = ["Reassembler", "encode_frame", "silo_envelope_kind", "split_frames"]
 
 _MAX_UINT32 = 2**32 - 1
 _MAX_UINT64 = 2**64 - 1
+#: Field number of each ``SiloEnvelope`` member -> the name of its message (= the dataclass's).
+_SILO_KINDS: dict[int, str] = {
+    f.number: str(f.message_type.name) for f in SiloEnvelope.DESCRIPTOR.fields
+}
+
+
+def silo_envelope_kind(head: bytes) -> str:
+    """The message type an encoded ``SiloEnvelope`` starts with, from its first bytes.
+
+    Our encoder writes the envelope's single member first, so its tag (a varint: field number
+    and wire type 2) names the message before the rest has arrived. A peer could append another
+    member (protobuf keeps the last): the receiver checks the decoded type against this kind.
+
+    Raises
+    ------
+    ProtocolViolation
+        If ``head`` does not start with the tag of a known member.
+    """
+    tag, shift = 0, 0
+    for byte in head[:5]:
+        tag |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            kind = _SILO_KINDS.get(tag >> 3)
+            if kind is None or tag & 7 != 2:
+                raise ProtocolViolation(f"the message starts with an unknown field (tag {tag})")
+            return kind
+    raise ProtocolViolation("the first frame is too short to name its message")
 
 
 def encode_frame(message_id: int, index: int, total: int, data: bytes) -> bytes:
@@ -79,6 +112,10 @@ class Reassembler:
     max_message_bytes : int
         Largest payload accepted; a message that would exceed it is refused before the chunk
         that would cross the limit is kept.
+    limit_for : callable, optional
+        ``limit_for(first_chunk)`` -> the largest size of the message starting with
+        ``first_chunk`` (capped at ``max_message_bytes``); it may raise
+        :class:`~fedseal.errors.ProtocolViolation` to refuse the message outright.
 
     Warnings
     --------
@@ -86,10 +123,14 @@ class Reassembler:
     raises it too: close the stream; do not try to resynchronise with a misbehaving peer.
     """
 
-    def __init__(self, *, max_message_bytes: int) -> None:
+    def __init__(
+        self, *, max_message_bytes: int, limit_for: Callable[[bytes], int] | None = None
+    ) -> None:
         if max_message_bytes < 0:
             raise ConfigError(f"max_message_bytes must be >= 0, got {max_message_bytes}")
-        self._max = max_message_bytes
+        self._ceiling = self._max = max_message_bytes
+        self.last_size = 0  # bytes of the last message rebuilt
+        self._limit_for = limit_for
         self._broken = False
         self._reset()
 
@@ -99,6 +140,22 @@ class Reassembler:
         self._next = 0
         self._size = 0
         self._parts: list[bytes] = []
+        #: Bytes the message being rebuilt declares at most (``total`` frames of the size of
+        #: frame 0, capped at its limit); 0 between messages.
+        self.declared = 0
+
+    def _check_start(self, total: int, size: int) -> None:
+        if size > self._max:
+            raise MessageTooLarge(f"the message exceeds {self._limit_name()}")
+        # Every frame but the last carries len(data) bytes, so at least
+        # (total - 1) * len(data) + 1 bytes are coming: refuse now rather than at the end.
+        if total > 1 and (total - 1) * size >= self._max:
+            raise MessageTooLarge(f"{total} frames of {size} bytes exceed {self._limit_name()}")
+
+    def _limit_name(self) -> str:
+        if self._max == self._ceiling:
+            return f"max_message_bytes={self._max}"
+        return f"the limit of {self._max} bytes for this kind of message"
 
     def add(self, frame: bytes) -> bytes | None:
         """Take the next encoded frame of the stream.
@@ -135,19 +192,17 @@ class Reassembler:
         data = frame.data
         if frame.total < 1 or frame.index >= frame.total:
             raise ProtocolViolation(f"frame index {frame.index} of total {frame.total}")
-        if self._size + len(data) > self._max:
-            raise MessageTooLarge(f"the message exceeds max_message_bytes={self._max}")
         if self._message_id is None:
             if frame.index != 0:
                 raise ProtocolViolation(f"a message must start at frame 0, got {frame.index}")
-            # Every frame but the last carries len(data) bytes, so at least
-            # (total - 1) * len(data) + 1 bytes are coming: refuse now rather than at the end.
-            if frame.total > 1 and (frame.total - 1) * len(data) >= self._max:
-                raise MessageTooLarge(
-                    f"{frame.total} frames of {len(data)} bytes "
-                    f"exceed max_message_bytes={self._max}"
-                )
+            self._check_start(frame.total, len(data))  # against max_message_bytes first
+            if self._limit_for is not None:
+                self._max = min(self._ceiling, self._limit_for(data))
+                self._check_start(frame.total, len(data))  # then against its kind's limit
             self._message_id, self._total = frame.message_id, frame.total
+            self.declared = min(self._max, frame.total * max(1, len(data)))
+        elif self._size + len(data) > self._max:
+            raise MessageTooLarge(f"the message exceeds {self._limit_name()}")
         elif (frame.message_id, frame.total, frame.index) != (
             self._message_id,
             self._total,
@@ -165,4 +220,6 @@ class Reassembler:
             return None
         payload = b"".join(self._parts)
         self._reset()
+        self.last_size = len(payload)
+        self._max = self._ceiling
         return payload
