@@ -95,3 +95,16 @@ def test_simulate_with_the_process_executor_abstains_on_app_failures(project: Pa
     summary = json.loads((project / "run" / "summary.json").read_text())
     assert summary["executor"] == "process"
     np.testing.assert_allclose(result.weights, 0.2, atol=1e-3)  # each round moved by 0.1
+
+
+def test_simulated_silo_names_stay_valid_past_26() -> None:
+    """``fedseal simulate --silos 30`` once crashed: the 27th name was ``hospital-{``."""
+    from fedseal.names import check_silo_name
+    from fedseal.simulation.data import silo_names
+
+    names = silo_names(800)
+    assert names[:2] == ["hospital-a", "hospital-b"] and names[26:28] == [
+        "hospital-aa",
+        "hospital-ab",
+    ]
+    assert len(set(names)) == 800 and all(check_silo_name(n) == n for n in names)

@@ -18,8 +18,19 @@ Array = npt.NDArray[np.float64]
 
 
 def silo_names(n: int) -> list[str]:
-    """``hospital-a``, ``hospital-b``, ... (the demo's silo names)."""
-    return [f"hospital-{chr(ord('a') + i)}" for i in range(n)]
+    """``hospital-a`` ... ``hospital-z``, then ``hospital-aa``, ``hospital-ab``, ... (the demo's
+    names; letters counted as spreadsheet columns, so any ``n`` gives valid, distinct names)."""
+    return [f"hospital-{_letters(i)}" for i in range(n)]
+
+
+def _letters(i: int) -> str:
+    """0 -> a, 25 -> z, 26 -> aa, ... (bijective base 26)."""
+    out = ""
+    i += 1
+    while i:
+        i, rest = divmod(i - 1, 26)
+        out = chr(ord("a") + rest) + out
+    return out
 
 
 def load_hospitals(
