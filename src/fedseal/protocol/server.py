@@ -158,6 +158,12 @@ class ServerSession(StageHandlers):
         return self.stage in (ServerStage.DONE, ServerStage.ABORTED)
 
     @property
+    def survivors(self) -> tuple[str, ...]:
+        """The silos whose masked input is in the sum (empty until the masked-input stage
+        closes)."""
+        return self._survivors
+
+    @property
     def waiting_for(self) -> frozenset[str]:
         """Silos whose answer to the current stage has not arrived yet."""
         if self.finished:

@@ -27,7 +27,13 @@ from fedseal.protocol.server import Dropout, ServerSession, ServerStage
 from fedseal.secagg.hazmat.randomness import RandomSource
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey, signing_payload
 
-__all__ = ["RoundOutcome", "SimulatedDeployment", "simulated_train_digest"]
+__all__ = [
+    "RoundOutcome",
+    "SimulatedDeployment",
+    "finish_outcome",
+    "payload_bytes",
+    "simulated_train_digest",
+]
 
 _MAX_STEPS = 10_000  # every loop here is bounded
 
@@ -46,13 +52,22 @@ class RoundOutcome:
     upload_bytes: dict[str, int] = field(default_factory=dict)
 
 
+def finish_outcome(outcome: RoundOutcome, server: ServerSession) -> RoundOutcome:
+    """``outcome`` with the ended round's result, survivors, dropouts and abort reason."""
+    outcome.result = server.result
+    outcome.survivors = server.survivors if server.result is not None else ()
+    outcome.dropouts = list(server.dropouts)
+    outcome.abort_reason = server.abort_reason
+    return outcome
+
+
 def simulated_train_digest(params: m.RoundParams) -> bytes:
     """A stand-in for the digest of a round's ``TrainRequest`` in simulations and benchmarks."""
     payload = signing_payload("simulated-train", params.deployment_id, params.round_id)
     return hashlib.sha256(payload).digest()
 
 
-def _payload_bytes(message: m.Message) -> int:
+def payload_bytes(message: m.Message) -> int:
     """Approximate bytes a message puts on the wire (payload fields only)."""
     if isinstance(message, m.MaskedInput):
         return int(message.vector.nbytes) + 64
@@ -197,7 +212,7 @@ class SimulatedDeployment:
                 start = time.perf_counter()
                 for answer in answers:
                     outcome.upload_bytes[silo] = outcome.upload_bytes.get(silo, 0) + (
-                        _payload_bytes(answer)
+                        payload_bytes(answer)
                     )
                     next_outbox += server.receive(silo, answer)
                 outcome.server_seconds += time.perf_counter() - start
@@ -209,11 +224,7 @@ class SimulatedDeployment:
         else:  # pragma: no cover - the protocol has five stages
             raise RuntimeError("simulation did not finish within its step bound")
         self._last_round = params.round_id
-        outcome.result = server.result
-        outcome.survivors = server._survivors if server.result is not None else ()
-        outcome.dropouts = list(server.dropouts)
-        outcome.abort_reason = server.abort_reason
-        return outcome
+        return finish_outcome(outcome, server)
 
 
 def _run(

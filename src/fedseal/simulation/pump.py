@@ -25,8 +25,7 @@ from fedseal.protocol import messages as m
 from fedseal.protocol.server import ServerSession, ServerStage
 from fedseal.protocol.wire import decode_to_server, encode_to_silo
 from fedseal.simulation.frames import BlobTable, pack, unpack
-from fedseal.simulation.inprocess import RoundOutcome
-from fedseal.simulation.inprocess import _payload_bytes as payload_bytes  # same figures as inline
+from fedseal.simulation.inprocess import RoundOutcome, finish_outcome, payload_bytes
 
 __all__ = ["WorkerTransport", "pump_round"]
 
@@ -110,11 +109,7 @@ def pump_round(
         outcome.server_seconds += time.perf_counter() - start
     else:  # pragma: no cover - the protocol has five stages
         raise RuntimeError("simulation did not finish within its step bound")
-    outcome.result = server.result
-    outcome.survivors = server._survivors if server.result is not None else ()
-    outcome.dropouts = list(server.dropouts)
-    outcome.abort_reason = server.abort_reason
-    return outcome
+    return finish_outcome(outcome, server)
 
 
 def _dispatch(
