@@ -122,6 +122,17 @@ SERVER = Table(
             write=False,
         ),
         Option(
+            key="reassembly_budget_bytes",
+            kind=INT,
+            default=32 << 20,
+            check=integer(1 << 20, 1 << 40),
+            comment=(
+                "bytes of large messages (masked inputs) the server rebuilds at once over all\n"
+                "silos; others wait their turn. Raise it for large models over long links"
+            ),
+            write=False,
+        ),
+        Option(
             key="connect_burst",
             kind=INT,
             default=5,
@@ -248,6 +259,8 @@ class ServerConfig:
         ``heartbeat_s`` more is closed, and the silo is a dropout (about ``2 * heartbeat_s``).
     receive_window_bytes : int
         The server's fixed HTTP/2 receive window per silo stream (throughput per round trip).
+    reassembly_budget_bytes : int
+        Bytes of large messages the server rebuilds at once over all streams.
     connect_burst, connect_refill_s : int, float
         Connections one silo may open at once, and seconds to earn one more; a connection over
         the limit is refused (``RESOURCE_EXHAUSTED``) before anything is audited.
@@ -290,6 +303,7 @@ class ServerConfig:
     max_message_bytes: int = SERVER.default("max_message_bytes")
     heartbeat_s: float = SERVER.default("heartbeat_s")
     receive_window_bytes: int = SERVER.default("receive_window_bytes")
+    reassembly_budget_bytes: int = SERVER.default("reassembly_budget_bytes")
     connect_burst: int = SERVER.default("connect_burst")
     connect_refill_s: float = SERVER.default("connect_refill_s")
     clip: float = SERVER.default("clip")

@@ -212,6 +212,7 @@ async def serve(
             connect_burst=config.connect_burst,
             connect_refill_s=config.connect_refill_s,
             paillier=paillier,
+            reassembly_budget_bytes=config.reassembly_budget_bytes,
         )  # fmt: skip
         port = await coordinator.start()
         log.info("listening on %s (port %d), %d silos admitted", config.listen, port, len(admitted))

@@ -47,7 +47,7 @@ log = logging.getLogger("fedseal.server")
 
 #: Seconds a new stream has to send its ``Hello`` (protocol/hello.py) before it is closed.
 HELLO_TIMEOUT_S = 30.0
-#: Bytes of multi-frame messages rebuilt at once over all streams (server/backpressure.py).
+#: Default bytes of large messages rebuilt at once over all streams (server/backpressure.py).
 REASSEMBLY_BUDGET_BYTES = 32 << 20
 #: Messages above this size take from that budget; control messages never wait for it.
 _LARGE_BYTES = 64 << 10
@@ -104,6 +104,9 @@ class GrpcCoordinator:
         Streams one identity may open at once, and seconds to earn one more.
     paillier : PaillierAggregator, optional
         The deployment's Paillier setup: sizes the Paillier messages' limits.
+    reassembly_budget_bytes : int
+        Bytes of large messages rebuilt at once over all streams (server memory against how
+        many silos upload at the same time).
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class GrpcCoordinator:
         connect_burst: int = 5,
         connect_refill_s: float = 10.0,
         paillier: PaillierAggregator | None = None,
+        reassembly_budget_bytes: int = REASSEMBLY_BUDGET_BYTES,
     ) -> None:
         self.driver = driver
         self._listen = listen
@@ -128,7 +132,7 @@ class GrpcCoordinator:
             ceiling=limits.max_message_bytes, paillier=paillier,
         )  # fmt: skip
         self._connects = ConnectLimiter(burst=connect_burst, refill_s=connect_refill_s)
-        self._budget = ByteBudget(REASSEMBLY_BUDGET_BYTES)
+        self._budget = ByteBudget(reassembly_budget_bytes)
         self._server: grpc.aio.Server | None = None
         self.port = 0
         self.bytes_up: dict[str, int] = {}
