@@ -13,7 +13,8 @@ one at a time, so no sans-IO session is ever entered concurrently. The aggregati
 A round (``protocol/control.py`` describes its messages):
 
 1. the round id is made durable (:class:`~fedseal.server.state.ServerState`), then every connected
-   silo gets a ``TrainRequest``; answers are collected until ``train_timeout_s``;
+   silo gets a ``TrainRequest``; answers are collected until ``train_timeout_s``
+   (:mod:`fedseal.server.train_phase`);
 2. the silos that answered ``TrainReady`` (in masking mode: ready to join; they train only
    once the shares are delivered, so the masked-input stage gets ``train_timeout_s`` on top)
    run the five SecAgg stages; a stage closes when all answered or after ``stage_timeout_s``,
@@ -52,10 +53,11 @@ from fedseal.server.admission import Admission, Refusal
 from fedseal.server.aggregators import make_aggregator
 from fedseal.server.attestation import attest
 from fedseal.server.driver_config import DriverConfig
-from fedseal.server.events import Connected, Event, Gone, Link, Received, RoundIO, gather
+from fedseal.server.events import Connected, Event, Gone, Link, Received, RoundIO
 from fedseal.server.state import ServerState
 from fedseal.server.strategy import Strategy
 from fedseal.server.summary import RoundSummary, summary_line
+from fedseal.server.train_phase import model_mismatch, train
 
 if TYPE_CHECKING:  # gmpy2 and phe are an optional extra, needed only in Paillier mode
     from fedseal.server.paillier_round import PaillierAggregator
@@ -184,7 +186,9 @@ class RoundDriver:
             summaries.append(summary)
             if self._on_round is not None:
                 self._on_round(summary)
-            _stop_on_model_mismatch(summary, self.strategy.dim)
+            mismatch = model_mismatch(summary, self.strategy.dim)
+            if mismatch is not None:
+                raise RoundAbortedError(mismatch)
             if self._halt is not None:
                 for link in list(self.links.values()):
                     link.send(c.Finish(self.config.deployment_id, "integrity failure"))
@@ -276,7 +280,10 @@ class RoundDriver:
         aggregator.begin(round_id)
         total: npt.NDArray[Any] | None = None
         try:
-            await self._train(io, summary)
+            await train(
+                io, summary, config=self.config, strategy=self.strategy, links=self.links,
+                aggregator=self._aggregator,
+            )  # fmt: skip
             try:
                 total = await aggregator.aggregate(io, summary)
             finally:
@@ -342,37 +349,6 @@ class RoundDriver:
         summary.seconds = self._clock() - start
         return summary
 
-    async def _train(self, io: RoundIO, summary: RoundSummary) -> None:
-        cfg = self.config
-        config = tuple(sorted(self.strategy.configure_round(summary.round_id).items()))
-        request = c.TrainRequest(
-            cfg.deployment_id, summary.round_id, self.strategy.weights, cfg.aggregation,
-            cfg.quantization, config,
-        )  # fmt: skip
-        summary.train_digest = request.digest()
-        for silo in summary.participants:
-            self.links[silo].send(request)
-        ready = []
-
-        def missing(silo: str, reason: str) -> None:
-            self._drop(summary, silo, "train", reason)
-
-        answers = gather(io, summary.participants, timeout_s=cfg.train_timeout_s, missing=missing)
-        async for silo, message in answers:
-            if isinstance(message, c.Abstain):
-                refusal: str | None = f"abstained: {message.reason[:200]}"
-            else:
-                refusal = await self._aggregator.accept(silo, message)
-            if refusal is None:
-                ready.append(silo)
-            else:
-                self._drop(summary, silo, "train", refusal)
-        summary.ready = summary.survivors = tuple(sorted(ready))
-        if len(ready) < cfg.min_silos:
-            raise RoundAbortedError(
-                f"only {len(ready)} silos ready; min_participants is {cfg.min_silos}"
-            )
-
     def _send(self, silo: str, message: c.ToSilo) -> None:
         link = self.links.get(silo)
         if link is not None:
@@ -390,15 +366,3 @@ class RoundDriver:
 def _sha256(total: npt.NDArray[Any] | None) -> str:
     data = b"" if total is None else np.ascontiguousarray(total).tobytes()
     return hashlib.sha256(data).hexdigest()
-
-
-def _stop_on_model_mismatch(summary: RoundSummary, dim: int) -> None:
-    """Every participant refused the model as not fitting its app: no retry can help."""
-    refused = [d for d in summary.dropouts if c.MODEL_MISMATCH in d["reason"]]
-    if summary.completed or not summary.participants:
-        return
-    if {d["silo"] for d in refused} >= set(summary.participants):
-        raise RoundAbortedError(
-            f"the server's model has {dim} values, which no silo's app accepts "
-            f"({refused[0]['reason'][:200]}); check the initial model (--init-model) or the apps"
-        )
