@@ -139,9 +139,14 @@ def test_connection_churn_is_refused_before_any_audit_entry(
     server.join()
     (summary,) = dep.summaries
     assert summary.completed and summary.survivors == tuple(names[:3])
-    logins = [e for e in audit_entries(dep, ev.PARTY_AUTHENTICATED)
-              if e["details"].get("peer") == churner]  # fmt: skip
+    entries = [e for e in audit_entries(dep, ev.PARTY_AUTHENTICATED)
+               if e["details"].get("peer") == churner]  # fmt: skip
+    logins = [e for e in entries if e["outcome"] == ev.SUCCESS]
+    summaries = [e for e in entries if e["outcome"] == ev.REFUSED]
     assert len(logins) <= admitted + 1
+    assert (
+        len(summaries) == 1 and "connection(s) of " + churner in summaries[0]["details"]["reason"]
+    )
     for s in silos:
         s.join()
 

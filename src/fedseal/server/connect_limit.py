@@ -5,7 +5,8 @@ connects and disconnects in a loop -- a bug or an attack with a stolen certifica
 the audit log and the disk. :class:`ConnectLimiter` gives each identity ``burst`` connections,
 refilled at one per ``refill_s`` seconds; a connection over the limit is refused
 (``RESOURCE_EXHAUSTED``) before anything is audited. Refusals are reported once per
-``window_s`` per identity, with their count, not once each.
+``window_s`` per identity, with their count, not once each (the coordinator logs the report
+and audits it as ``party_authenticated`` with outcome ``refused``).
 """
 
 from __future__ import annotations

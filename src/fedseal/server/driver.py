@@ -140,6 +140,11 @@ class RoundDriver:
             self._events.put_nowait(Gone(silo, refusal.reason))  # wakes the wait for silos
         return refusal
 
+    def refused(self, peer: str, reason: str) -> None:
+        """The transport refused connections of ``peer`` (a summary, at most once a minute)."""
+        self._audit_event(ev.PARTY_AUTHENTICATED, None, ev.REFUSED, peer=peer[:100],
+                          reason=reason[:500])  # fmt: skip
+
     def connected(self, silo: str, link: Link) -> None:
         """A silo authenticated (the transport refuses a second live stream of one silo; should
         one arrive anyway, it replaces the older)."""

@@ -179,10 +179,12 @@ class GrpcCoordinator:
     async def _connect(self, requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         name = self._common_name(context)
         if not self._connects.admit(name or "(no name)"):
-            # Before any audit entry or Hello check: a connect loop costs the server nothing.
+            # Before any Hello check, and audited at most once a minute per identity (with the
+            # count): a connect loop costs the server next to nothing.
             report = self._connects.report(name or "(no name)")
             if report is not None:
                 log.warning("%s (last from %s)", report, context.peer())
+                self.driver.refused(name or "(no name)", report)
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many connections")
             return
         silo = name if name in self._admitted else None
