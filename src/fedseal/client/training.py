@@ -90,6 +90,7 @@ class LocalTraining:
         #: logs it when the round's release is attested.
         self.contributed: dict[int, float] = {}
         self._layout: Layout | None = None
+        self._shapes: tuple[tuple[int, ...], ...] = ()  # of every array (a flat vector: one)
         self._layout_known = False
 
     def layout(self) -> Layout | None:
@@ -101,7 +102,11 @@ class LocalTraining:
             If ``get_weights()`` returns neither a flat vector nor a list of arrays.
         """
         if not self._layout_known:
-            self._layout = layout_of(self.app.get_weights())
+            weights = self.app.get_weights()
+            self._layout = layout_of(weights)
+            self._shapes = (
+                ((int(np.asarray(weights).size),),) if self._layout is None else self._layout.shapes
+            )
             self._layout_known = True
         return self._layout
 
@@ -113,12 +118,8 @@ class LocalTraining:
         will then say why in its abstention).
         """
         try:
-            layout = self.layout()
-            shapes = (
-                ((int(np.asarray(self.app.get_weights()).size),),)
-                if layout is None
-                else layout.shapes
-            )
+            self.layout()  # asks get_weights() once, for the shapes too
+            shapes = self._shapes
             namer = getattr(self.app, "layer_names", None)
             names = [str(n) for n in namer()] if callable(namer) else []
             if names and len(names) != len(shapes):
