@@ -102,9 +102,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _export_torch(args: argparse.Namespace, weights: Any, number: int) -> None:
-    import math
-
     from fedseal import model_file
+    from fedseal.client.arrays import Layout
     from fedseal.errors import ConfigError
     from fedseal.server.admission import LAYOUT_FILE, read_layout
 
@@ -128,15 +127,12 @@ def _export_torch(args: argparse.Namespace, weights: Any, number: int) -> None:
             "to write: give the app a layer_names() method (for torch: return "
             "fedseal.torch.names(self.model)), or use --format npz"
         )
-    if sum(math.prod(s) for s in shapes) != weights.size:
+    arrays_layout = Layout(tuple(shapes))
+    if arrays_layout.size != weights.size:
         raise ConfigError(
             f"the declared layout has {layout.get('values')} values, round {number}'s model "
             f"{weights.size}: the apps changed since; use --format npz"
         )
-    arrays, start = {}, 0
-    for name, shape in zip(names, shapes, strict=True):
-        size = math.prod(shape)
-        arrays[name] = weights[start : start + size].reshape(shape)
-        start += size
+    arrays = dict(zip(names, arrays_layout.unflatten(weights), strict=True))
     dtype = {"float32": "F32", "float64": "F64"}[args.dtype]
     model_file.write(args.out, arrays, dtype=dtype, metadata={"round": str(number)})
