@@ -73,8 +73,10 @@ class Admission:
         self._state_dir = state_dir
         #: Silos refused for their model, and why (until one connects with a fitting app).
         self.misfits: dict[str, str] = {}
-        #: Silos whose app's model fits, and the layout each declared (names and shapes).
-        self._fitting: dict[str, list[dict[str, Any]]] = {}
+        #: Silos whose app's model fits, and the layout each declared (names and shapes, as
+        #: JSON: equal layouts are equal strings).
+        self._fitting: dict[str, str] = {}
+        self._written: dict[str, Any] | None = None  # the layout.json last written or read
 
     def check(self, silo: str, hello: Hello) -> Refusal | None:
         """Whether ``silo`` (authenticated by the transport) may join, given its ``hello``."""
@@ -94,7 +96,8 @@ class Admission:
             return Refusal(reason, final=False)
         self.misfits.pop(silo, None)
         if hello.layout:
-            self._fitting[silo] = [{"name": a.name, "shape": list(a.shape)} for a in hello.layout]
+            arrays = [{"name": a.name, "shape": list(a.shape)} for a in hello.layout]
+            self._fitting[silo] = json.dumps(arrays)
             self._keep()
         return None
 
@@ -121,7 +124,7 @@ class Admission:
             return
         declared: dict[str, list[str]] = {}
         for silo, arrays in sorted(self._fitting.items()):
-            declared.setdefault(json.dumps(arrays), []).append(silo)
+            declared.setdefault(arrays, []).append(silo)
         # The layout most silos declared stands (a tie: the one of the first silo by name).
         chosen = min(declared, key=lambda k: (-len(declared[k]), declared[k][0]))
         record = {
@@ -130,12 +133,16 @@ class Admission:
             "declared_by": declared[chosen],
             "disputed_by": sorted(s for k, v in declared.items() if k != chosen for s in v),
         }
+        if self._written is None:  # what an earlier run left, read once
+            self._written = read_layout(self._state_dir) or {}
+        if record == self._written:
+            return
         if record["disputed_by"]:
             log.warning("silos declare different layouts for the same model: %s",
                         ", ".join(record["disputed_by"]))  # fmt: skip
-        if read_layout(self._state_dir) != record:
-            path = self._state_dir / LAYOUT_FILE
-            write_atomic(path, json.dumps(record, indent=1).encode(), mode=0o600)
+        path = self._state_dir / LAYOUT_FILE
+        write_atomic(path, json.dumps(record, indent=1).encode(), mode=0o600)
+        self._written = record
 
 
 def read_layout(state_dir: Path) -> dict[str, Any] | None:
