@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy.typing as npt
 
@@ -30,10 +30,16 @@ from fedseal.secagg.identity import IdentityKey, IdentityPublicKey, signing_payl
 __all__ = [
     "RoundOutcome",
     "SimulatedDeployment",
+    "close_if_idle",
+    "deliverable",
+    "dropout_schedule",
     "finish_outcome",
     "payload_bytes",
     "simulated_train_digest",
+    "timed",
 ]
+
+_T = TypeVar("_T")
 
 _MAX_STEPS = 10_000  # every loop here is bounded
 
@@ -59,6 +65,41 @@ def finish_outcome(outcome: RoundOutcome, server: ServerSession) -> RoundOutcome
     outcome.dropouts = list(server.dropouts)
     outcome.abort_reason = server.abort_reason
     return outcome
+
+
+def dropout_schedule(
+    server: ServerSession, drop_at: Mapping[str, ServerStage]
+) -> Callable[[str], bool]:
+    """``gone(silo)``: whether ``silo``, listed in ``drop_at`` from some stage on, has dropped
+    by the server's current stage (it then answers nothing more)."""
+    order = list(ServerStage)
+
+    def gone(silo: str) -> bool:
+        stage = drop_at.get(silo)
+        return stage is not None and order.index(server.stage) >= order.index(stage)
+
+    return gone
+
+
+def deliverable(
+    outbox: list[tuple[str, m.Message]], gone: Callable[[str], bool]
+) -> list[tuple[str, m.Message]]:
+    """The server's messages that reach a silo: not to a dropped silo, no ``AbortRound``."""
+    return [(s, msg) for s, msg in outbox if not gone(s) and not isinstance(msg, m.AbortRound)]
+
+
+def close_if_idle(server: ServerSession) -> list[tuple[str, m.Message]]:
+    """No silo answered anything more: the stage times out (``close_stage``), unless done."""
+    return [] if server.finished else server.close_stage()
+
+
+def timed(outcome: RoundOutcome, call: Callable[[], _T]) -> _T:
+    """``call()``, its time added to ``outcome.server_seconds``."""
+    start = time.perf_counter()
+    try:
+        return call()
+    finally:
+        outcome.server_seconds += time.perf_counter() - start
 
 
 def simulated_train_digest(params: m.RoundParams) -> bytes:
@@ -161,15 +202,8 @@ class SimulatedDeployment:
             if client_hook is not None:
                 client_hook(silo, session)
         outcome = RoundOutcome(None, (), [], None, 0.0)
-        stage_order = list(ServerStage)
-
-        def gone(silo: str) -> bool:
-            stage = drop_at.get(silo)
-            return stage is not None and stage_order.index(server.stage) >= stage_order.index(stage)
-
-        start = time.perf_counter()
-        outbox = server.start()
-        outcome.server_seconds += time.perf_counter() - start
+        gone = dropout_schedule(server, drop_at)
+        outbox = timed(outcome, server.start)
 
         def client_step(silo: str, message: m.Message) -> tuple[list[m.Message], float]:
             start = time.perf_counter()
@@ -201,9 +235,7 @@ class SimulatedDeployment:
             if server.finished:
                 break
             next_outbox: list[tuple[str, m.Message]] = []
-            work: list[tuple[str, m.Message]] = [
-                (s, msg) for s, msg in outbox if not gone(s) and not isinstance(msg, m.AbortRound)
-            ]
+            work = deliverable(outbox, gone)
             results = _run(client_step, work, pool, window=2 * self.workers)
             for silo, (answers, elapsed) in zip((s for s, _ in work), results, strict=True):
                 outcome.client_seconds[silo] = outcome.client_seconds.get(silo, 0.0) + elapsed
@@ -216,11 +248,7 @@ class SimulatedDeployment:
                     )
                     next_outbox += server.receive(silo, answer)
                 outcome.server_seconds += time.perf_counter() - start
-            outbox = next_outbox
-            start = time.perf_counter()
-            if not outbox and not server.finished:
-                outbox = server.close_stage()  # the rest timed out
-            outcome.server_seconds += time.perf_counter() - start
+            outbox = next_outbox or timed(outcome, lambda: close_if_idle(server))
         else:  # pragma: no cover - the protocol has five stages
             raise RuntimeError("simulation did not finish within its step bound")
         self._last_round = params.round_id

@@ -25,7 +25,15 @@ from fedseal.protocol import messages as m
 from fedseal.protocol.server import ServerSession, ServerStage
 from fedseal.protocol.wire import decode_to_server, encode_to_silo
 from fedseal.simulation.frames import BlobTable, pack, unpack
-from fedseal.simulation.inprocess import RoundOutcome, finish_outcome, payload_bytes
+from fedseal.simulation.inprocess import (
+    RoundOutcome,
+    close_if_idle,
+    deliverable,
+    dropout_schedule,
+    finish_outcome,
+    payload_bytes,
+    timed,
+)
 
 __all__ = ["WorkerTransport", "pump_round"]
 
@@ -68,19 +76,12 @@ def pump_round(
         The first stage each listed silo no longer answers.
     """
     outcome = RoundOutcome(None, (), [], None, 0.0)
-    stage_order = list(ServerStage)
-
-    def gone(silo: str) -> bool:
-        stage = drop_at.get(silo)
-        return stage is not None and stage_order.index(server.stage) >= stage_order.index(stage)
-
-    start = time.perf_counter()
-    outbox = server.start()
-    outcome.server_seconds += time.perf_counter() - start
+    gone = dropout_schedule(server, drop_at)
+    outbox = timed(outcome, server.start)
     for _ in range(_MAX_STEPS):
         if server.finished:
             break
-        work = [(s, msg) for s, msg in outbox if not gone(s) and not isinstance(msg, m.AbortRound)]
+        work = deliverable(outbox, gone)
         _dispatch(transport, placement, work)
         next_outbox: list[tuple[str, m.Message]] = []
         remaining = len(work)
@@ -102,11 +103,7 @@ def pump_round(
                     )
                     next_outbox += server.receive(silo, answer)  # type: ignore[arg-type]
                 outcome.server_seconds += time.perf_counter() - start
-        outbox = next_outbox
-        start = time.perf_counter()
-        if not outbox and not server.finished:
-            outbox = server.close_stage()  # the rest timed out
-        outcome.server_seconds += time.perf_counter() - start
+        outbox = next_outbox or timed(outcome, lambda: close_if_idle(server))
     else:  # pragma: no cover - the protocol has five stages
         raise RuntimeError("simulation did not finish within its step bound")
     return finish_outcome(outcome, server)
