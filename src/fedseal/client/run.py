@@ -197,7 +197,7 @@ def run_silo(
         level=logging.INFO, format=f"%(asctime)s {config.silo} %(levelname)s %(message)s"
     )
     with ExitStack() as stack:
-        return open_silo(config_path, app_spec, stack, agent_type=agent_type).run()
+        return open_silo(config_path, app_spec, stack, agent_type=agent_type, config=config).run()
 
 
 def open_silo(
@@ -206,13 +206,16 @@ def open_silo(
     stack: ExitStack,
     *,
     agent_type: Callable[..., SiloAgent] = SiloAgent,
+    config: SiloConfig | None = None,
 ) -> GrpcSiloClient:
     """The silo of ``config_path``, ready to run; its audit log stays open until ``stack`` closes.
 
     Loads the app (see :func:`app_for`), opens and audits the start of the silo's log, and
-    checks its privacy plan, as :func:`run_silo` does before it connects.
+    checks its privacy plan, as :func:`run_silo` does before it connects. ``config`` is
+    ``config_path`` already loaded, if the caller has it.
     """
-    config = load_silo_config(config_path)
+    if config is None:
+        config = load_silo_config(config_path)
     state_dir = Path(config.state_dir)
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     app = app_for(config, Path(config_path), app_spec)
