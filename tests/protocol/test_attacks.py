@@ -223,3 +223,17 @@ def test_fewer_than_t_survivors_abort_and_silos_release_nothing() -> None:
     assert isinstance(request, m.ConsistencyRequest)
     with pytest.raises(RoundAbortedError, match="survivors"):
         h2.clients["silo-00"].receive(replace(request, survivors=("silo-00", "silo-01")))
+
+
+@pytest.mark.parametrize("sender", ["silo-00", "silo-99"], ids=["itself", "outsider"])
+def test_a_share_the_server_says_comes_from_a_non_neighbour_is_refused(sender: str) -> None:
+    """A malicious server relabels a delivered share: the silo refuses it before it looks up
+    any key for the sender (it keeps only its neighbours' keys)."""
+    h = Harness()
+    h.step()
+    h.step()
+    delivery = h.to("silo-00")
+    assert isinstance(delivery, m.ShareDelivery)
+    forged = (replace(delivery.shares[0], sender=sender), *delivery.shares[1:])
+    with pytest.raises(ProtocolViolation, match="non-neighbour"):
+        h.clients["silo-00"].receive(replace(delivery, shares=forged))
