@@ -19,9 +19,22 @@ from fedseal.secagg.secret import Secret
 
 __all__ = ["AgreementKey", "MaskSeed", "RoundContext", "check_public_key"]
 
-# Any fixed clamped scalar works: X25519 with a clamped scalar (a multiple of the cofactor 8)
-# sends every point of small order to zero, whatever the scalar (RFC 7748 §6.1).
-_PROBE = X25519PrivateKey.from_private_bytes(bytes([8]) + bytes(30) + bytes([64]))
+# The u-coordinates (RFC 7748 §5: the top bit masked, reduced mod p) of every point of small
+# order on Curve25519 and on its twist: 0 (order 2), 1 (order 4), the two points of order 8,
+# and p - 1 (order 4 on the twist). X25519 with a clamped scalar (a multiple of the cofactor 8)
+# sends exactly these to the all-zero output (RFC 7748 §6.1), whatever the scalar; libsodium's
+# blocklist is the same set written out with its non-canonical encodings p and p + 1.
+# tests/secagg/test_keys.py checks each against an actual X25519 exchange.
+SMALL_ORDER_U = frozenset(
+    {
+        0,
+        1,
+        325606250916557431795983626356110631294008115727848805560023387167927233504,
+        39382357235489614581723060781553021112529911719440698176882885853963445705823,
+        PRIME - 1,
+    }
+)
+_U_MASK = (1 << 255) - 1
 
 
 def check_public_key(public: bytes) -> None:
@@ -31,6 +44,11 @@ def check_public_key(public: bytes) -> None:
     so the pair masks and share keys of the advertiser's neighbours would be public. The
     advertiser is refused when it advertises, before any honest silo uses the key.
 
+    The check compares the key's u-coordinate with the five small-order ones
+    (``SMALL_ORDER_U``) instead of running an X25519 exchange: the same answer, without a
+    scalar multiplication per key (a silo checks two keys of every neighbour each round).
+    :meth:`AgreementKey.agree` still refuses an all-zero shared secret.
+
     Raises
     ------
     ProtocolViolation
@@ -38,7 +56,8 @@ def check_public_key(public: bytes) -> None:
     """
     if not isinstance(public, bytes | bytearray) or len(public) != 32:
         raise ProtocolViolation("an X25519 public key is 32 bytes")
-    x25519(_PROBE, bytes(public))  # raises ProtocolViolation on an all-zero result
+    if (int.from_bytes(public, "little") & _U_MASK) % PRIME in SMALL_ORDER_U:
+        raise ProtocolViolation("invalid X25519 public key")
 
 
 class RoundContext:
@@ -101,14 +120,22 @@ class MaskSeed(Secret):
 
 
 class AgreementKey(Secret):
-    """An X25519 private scalar (clamped, big-endian, below 2^255 - 19)."""
+    """An X25519 private scalar (clamped, big-endian, below 2^255 - 19).
 
-    __slots__ = ("_private",)
+    :meth:`agree` remembers each peer's shared secret for the key's life (one round): a silo
+    agrees with a neighbour's ``c`` key when it seals its shares and again when it opens the
+    neighbour's, and the second time costs a dictionary lookup instead of a scalar
+    multiplication. The remembered secrets are no more sensitive than the key itself, which
+    derives them, and live and die with it.
+    """
+
+    __slots__ = ("_agreed", "_private")
     length = 32
 
     def __init__(self, value: bytes) -> None:
         super().__init__(value)
         self._private = X25519PrivateKey.from_private_bytes(self._scalar_le())
+        self._agreed: dict[bytes, bytes] = {}
 
     @classmethod
     def generate(cls, rng: RandomSource) -> AgreementKey:
@@ -123,5 +150,15 @@ class AgreementKey(Secret):
         return self._private.public_key().public_bytes_raw()
 
     def agree(self, peer_public: bytes) -> bytes:
-        """The raw X25519 shared secret with ``peer_public`` (feed it to a KDF, never use raw)."""
-        return x25519(self._private, peer_public)
+        """The raw X25519 shared secret with ``peer_public`` (feed it to a KDF, never use raw).
+
+        Raises
+        ------
+        ProtocolViolation
+            If ``peer_public`` is malformed or of small order (the secret would be all-zero).
+        """
+        peer = bytes(peer_public)
+        secret = self._agreed.get(peer)
+        if secret is None:
+            secret = self._agreed[peer] = x25519(self._private, peer)
+        return secret
