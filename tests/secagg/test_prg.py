@@ -123,3 +123,56 @@ def test_agreement_is_symmetric_and_small_order_points_are_refused() -> None:
     assert AgreementKey(a.reveal()).agree(b.public_bytes()) == a.agree(b.public_bytes())
     with pytest.raises(ProtocolViolation):
         a.agree(bytes(32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_parts_masked_with_first_word_equal_the_whole_vector(dtype: type) -> None:
+    keys = [RNG.token_bytes(16) for _ in range(3)]
+    n = 3 * _chunk_words(dtype) + 37
+    whole = np.arange(n, dtype=dtype)
+    MaskExpander(dtype).apply(whole, add=keys[:2], subtract=keys[2:])
+    pieces = np.arange(n, dtype=dtype)
+    block = 16 // np.dtype(dtype).itemsize
+    for first, last in [
+        (0, 5 * block),
+        (5 * block, _chunk_words(dtype) + block),
+        (_chunk_words(dtype) + block, n),
+    ]:
+        MaskExpander(dtype).apply(
+            pieces[first:last], add=keys[:2], subtract=keys[2:], first_word=first
+        )
+    assert np.array_equal(pieces, whole)
+
+
+@pytest.mark.parametrize("first_word", [-4, 1, 6])
+def test_a_first_word_off_a_block_boundary_is_refused(first_word: int) -> None:
+    with pytest.raises(ValueError, match="first_word"):
+        MaskExpander(np.uint32).apply(
+            np.zeros(8, np.uint32), add=[bytes(16)], first_word=first_word
+        )
+
+
+@pytest.mark.parametrize("n", [0, 1, 262_143, 262_144, 600_001])
+@pytest.mark.parametrize("parts", [1, 2, 3, 8])
+def test_unmask_sum_on_threads_equals_unmask_sum_in_one(n: int, parts: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    context = RoundContext("dep", 4)
+    seeds = [MaskSeed.generate(RNG) for _ in range(3)]
+    key, peer = AgreementKey.generate(RNG), AgreementKey.generate(RNG)
+    dropped = [(2, key, {1: peer.public_bytes(), 3: peer.public_bytes()})]
+    start = np.arange(n, dtype=np.uint32)
+    expected = start.copy()
+    unmask_sum(expected, seeds=seeds, dropped=dropped, context=context)
+    with ThreadPoolExecutor(parts) as pool:
+        got = start.copy()
+        unmask_sum(got, seeds=seeds, dropped=dropped, context=context, executor=pool, parts=parts)
+    assert np.array_equal(got, expected)
+    assert n == 0 or not np.array_equal(got, start)
+
+
+def test_unmask_sum_refuses_zero_parts() -> None:
+    with pytest.raises(ValueError, match="parts"):
+        unmask_sum(
+            np.zeros(4, np.uint32), seeds=[], dropped=[], context=RoundContext("d", 1), parts=0
+        )

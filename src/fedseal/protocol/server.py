@@ -31,6 +31,7 @@ Stages::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -91,6 +92,10 @@ class ServerSession(StageHandlers):
     train_digest : bytes
         Digest of the ``TrainRequest`` the server sent for this round; silos that were shown
         anything else sign another round digest and are dropped at stage 0.
+    executor : concurrent.futures.Executor, optional
+        Threads the caller lends for removing the masks at the end (the session starts none).
+    parts : int, optional
+        Into how many pieces the mask removal is split on ``executor`` (default 1).
     """
 
     def __init__(
@@ -99,6 +104,8 @@ class ServerSession(StageHandlers):
         directory: Mapping[str, IdentityPublicKey],
         *,
         train_digest: bytes,
+        executor: Executor | None = None,
+        parts: int = 1,
     ) -> None:
         if list(params.participants) != sorted(set(params.participants)):
             raise ConfigError("participants must be sorted and unique")
@@ -119,6 +126,7 @@ class ServerSession(StageHandlers):
         self._signed_shares: dict[str, m.ShareKeys] = {}
         self._complaints: dict[str, set[str]] = {}  # dealer -> holders that rejected its share
         self._directory = dict(directory)
+        self._executor, self._parts = executor, max(1, parts)
         self.stage = ServerStage.ADVERTISE
         self.dropouts: list[Dropout] = []
         self.result: npt.NDArray[Any] | None = None

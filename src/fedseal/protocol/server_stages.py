@@ -18,6 +18,7 @@ answers a closer raises :class:`~fedseal.errors.RoundAbortedError` and nothing i
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,8 @@ class StageHandlers:
     culprits: dict[str, str]
     result: npt.NDArray[Any] | None
     _directory: dict[str, IdentityPublicKey]
+    _executor: Executor | None  # threads lent for unmask_sum
+    _parts: int
     _indices: dict[str, int]  # participant -> index 1..n
     _closed: Mapping[str, frozenset[str]]
     _state: StageAnswers
@@ -248,6 +251,8 @@ class StageHandlers:
             seeds=[MaskSeed(seeds[silo]) for silo in survivors],
             dropped=lost,
             context=self.context,
+            executor=self._executor,
+            parts=self._parts,
         )
         self.result = total
         self._sum = None

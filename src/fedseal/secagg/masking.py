@@ -10,6 +10,7 @@ survivors shared with silos that dropped after sharing their keys.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, wait
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,10 @@ from fedseal.secagg.hazmat.prg import MaskExpander
 from fedseal.secagg.keys import AgreementKey, MaskSeed, RoundContext
 
 __all__ = ["mask_input", "pair_key", "share_key", "unmask_sum"]
+
+# Parts of a vector masked on separate threads start on a multiple of this many words (1 MiB of
+# uint32), so each part is whole chunks of the expander and whole 16-byte blocks.
+_PART_WORDS = 1 << 18
 
 
 def pair_key(own: AgreementKey, peer_public: bytes, context: RoundContext, i: int, j: int) -> bytes:
@@ -68,6 +73,8 @@ def unmask_sum(
     seeds: Sequence[MaskSeed],
     dropped: Sequence[tuple[int, AgreementKey, Mapping[int, bytes]]],
     context: RoundContext,
+    executor: Executor | None = None,
+    parts: int = 1,
 ) -> None:
     """Remove masks from the sum of survivors' masked inputs, in place.
 
@@ -83,10 +90,31 @@ def unmask_sum(
         ``-PRG(s_ij)`` otherwise, so the opposite is applied here.
     context : RoundContext
         The round.
+    executor : concurrent.futures.Executor, optional
+        Threads to expand the masks on (the caller's; none is created here). AES-CTR and the
+        additions release the GIL, so ``parts`` threads take about ``1/parts`` of the time.
+    parts : int, optional
+        How many pieces of ``total`` to expand concurrently on ``executor`` (default 1: in
+        this thread). The result does not depend on it.
     """
+    if parts < 1:
+        raise ValueError(f"parts must be >= 1, got {parts}")
     add: list[bytes] = []
     subtract = [seed.prg_key(context) for seed in seeds]
     for j, key, survivors in dropped:
         for i, public in survivors.items():
             (subtract if j > i else add).append(pair_key(key, public, context, i, j))
-    MaskExpander(total.dtype.type).apply(total, add=add, subtract=subtract)
+    step = -(-total.size // parts // _PART_WORDS) * _PART_WORDS if total.size else _PART_WORDS
+    starts = range(0, total.size, step)
+    if executor is None or len(starts) < 2:
+        MaskExpander(total.dtype.type).apply(total, add=add, subtract=subtract)
+        return
+
+    def expand(first: int) -> None:
+        part = total[first : first + step]
+        MaskExpander(total.dtype.type).apply(part, add=add, subtract=subtract, first_word=first)
+
+    futures = [executor.submit(expand, first) for first in starts]
+    wait(futures)  # every part has stopped writing into total before any error is raised
+    for future in futures:
+        future.result()

@@ -181,7 +181,10 @@ class SimulatedDeployment:
         drop_at = dict(drop_at or {})
         if train_digest is None:
             train_digest = simulated_train_digest(params)
-        server = server or ServerSession(params, self.directory, train_digest=train_digest)
+        pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+        server = server or ServerSession(
+            params, self.directory, train_digest=train_digest, executor=pool, parts=self.workers
+        )
         clients = {
             s: ClientSession(
                 silo_id=s,
@@ -214,7 +217,6 @@ class SimulatedDeployment:
                 answers = [m.AbortRound(*server.context.fields(), "client refused")]
             return answers, time.perf_counter() - start
 
-        pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
         try:
             return self._loop(server, outbox, outcome, gone, client_step, pool, params)
         finally:

@@ -10,8 +10,10 @@ frames, ``begin`` (with the round's inputs) and ``step`` frames travel.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy.typing as npt
@@ -25,6 +27,8 @@ from fedseal.simulation.frames import pack, unpack
 from fedseal.simulation.host import policy_to_json
 from fedseal.simulation.inprocess import RoundOutcome, simulated_train_digest
 from fedseal.simulation.pump import pump_round
+
+_MAX_UNMASK_THREADS = 8
 
 __all__ = ["RemoteExecutor", "checked"]
 
@@ -127,13 +131,20 @@ class RemoteExecutor(ABC):
             raise ConfigError(f"participants not in this simulation: {sorted(unknown)}")
         if train_digest is None:
             train_digest = simulated_train_digest(params)
-        server = ServerSession(params, self.directory, train_digest=train_digest)
-        try:
-            self._begin(params, train_digest, inputs)
-            outcome = pump_round(server, self, self.placement, drop_at=drop_at or {})
-        except BaseException:
-            self.close()  # a worker may have answers in flight: this executor is done
-            raise
+        # The workers are idle while the server removes the masks at the end: it uses the
+        # driver's cores for that (secagg.masking.unmask_sum).
+        parts = min(os.cpu_count() or 1, _MAX_UNMASK_THREADS)
+        with ThreadPoolExecutor(parts) as unmask_threads:
+            server = ServerSession(
+                params, self.directory, train_digest=train_digest, executor=unmask_threads,
+                parts=parts,
+            )  # fmt: skip
+            try:
+                self._begin(params, train_digest, inputs)
+                outcome = pump_round(server, self, self.placement, drop_at=drop_at or {})
+            except BaseException:
+                self.close()  # a worker may have answers in flight: this executor is done
+                raise
         self._call_all([pack({"op": "end"})] * self.workers)
         self._end_round()
         return outcome

@@ -100,6 +100,7 @@ class MaskExpander:
         add: Sequence[bytes] = (),
         subtract: Sequence[bytes] = (),
         source: npt.NDArray[Any] | None = None,
+        first_word: int = 0,
     ) -> None:
         """``acc = source + sum(PRG(k) for k in add) - sum(PRG(k) for k in subtract)``.
 
@@ -113,9 +114,18 @@ class MaskExpander:
             The vector the masks are applied to, of ``acc``'s dtype and shape; it is only read.
             Default ``acc`` itself (in place). Reading ``source`` in the same pass that writes
             ``acc`` spares a separate copy. It must not overlap ``acc`` unless it is ``acc``.
+        first_word : int, optional
+            The position in the keystreams of ``acc[0]`` (default 0): a slice of a longer
+            vector starting at word ``w`` takes ``first_word=w``, so parts of one vector can
+            be masked separately (on several threads, each with its own expander) and give
+            exactly what one call on the whole vector gives. A multiple of the words per
+            16-byte block (4 for uint32, 2 for uint64).
         """
         if acc.dtype != self.dtype or acc.ndim != 1 or not acc.flags.c_contiguous:
             raise ValueError(f"accumulator must be a contiguous 1-D array of {self.dtype}")
+        itemsize = self.dtype.itemsize
+        if first_word < 0 or first_word * itemsize % _BLOCK:
+            raise ValueError(f"first_word must be >= 0 and start a 16-byte block, got {first_word}")
         if source is None or source is acc:
             source = acc
         elif source.dtype != self.dtype or source.shape != acc.shape:
@@ -128,12 +138,11 @@ class MaskExpander:
             if source is not acc:
                 np.copyto(acc, source)
             return
-        itemsize = self.dtype.itemsize
         for start in range(0, acc.size, self._chunk):
             part = acc[start : start + self._chunk]
             words = self._words[: part.size]
             n_blocks = -(-part.size * itemsize // _BLOCK)
-            first_block = start * itemsize // _BLOCK  # chunks start on block boundaries
+            first_block = (first_word + start) * itemsize // _BLOCK  # chunks start on blocks
             np.add(self._block_offsets[:n_blocks], first_block, out=self._counter_low[:n_blocks])
             counters = memoryview(self._counters)[: n_blocks * _BLOCK]
             src = source[start : start + self._chunk]
