@@ -21,6 +21,7 @@ from fedseal.secagg.hazmat.randomness import SeededRandomSource
 from fedseal.secagg.identity import IdentityKey
 from fedseal.secagg.quantize import QuantizationSpec
 from fedseal.server.driver import DriverConfig, RoundDriver
+from fedseal.server.events import Received
 from fedseal.server.state import ServerState
 from fedseal.server.strategy import FedAvg, FedProx
 
@@ -266,3 +267,21 @@ def test_a_silo_that_stays_away_is_waited_for_once_not_every_round(tmp_path: Pat
     summaries, _ = _run(driver, {"a": answer, "b": answer})  # c never connects
     assert [s.completed for s in summaries] == [True, True, True]
     assert len(waits) == 1  # only before the first round
+
+
+def test_the_driver_calls_on_taken_when_it_takes_a_message_from_its_queue(tmp_path: Path) -> None:
+    # The transport gives back a large message's reassembly budget there (server/backpressure):
+    # a message still waiting in the queue keeps its share.
+    driver = _driver(tmp_path)
+    calls: list[str] = []
+
+    async def main() -> None:
+        driver.received("a", c.TrainReady("dep", 1, "a"), lambda: calls.append("a"))
+        driver.received("b", c.TrainReady("dep", 1, "b"))  # small: no budget, no callback
+        assert calls == []
+        first = await driver._next_event(driver._clock() + 5)
+        assert isinstance(first, Received) and first.silo == "a" and calls == ["a"]
+        second = await driver._next_event(driver._clock() + 5)
+        assert isinstance(second, Received) and second.on_taken is None and calls == ["a"]
+
+    asyncio.run(main())

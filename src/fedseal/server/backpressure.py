@@ -4,16 +4,19 @@ When a round's silos all send their masked inputs together, every stream's reass
 fill at the same time: ``n`` messages of ``8 d`` bytes each, plus the copies made to join and
 decode them, so the server's memory grew as ``O(n d)`` although the aggregate is one vector.
 The transport instead takes a share of :class:`ByteBudget` when the first frame of a large
-message arrives and gives it back once the message is decoded and handed to the driver; a
-stream that cannot get its share is not read until another message is done, so gRPC's flow
-control makes its silo wait. Memory is then ``O(budget)`` whatever ``n``; the silos' bytes
-arrive as fast as the server can add them into the aggregate.
+message arrives and gives it back once the driver has taken the decoded message from its queue
+(and so added it into the aggregate: :meth:`ByteBudget.releaser` is called then); a decoded
+message waiting in the driver's queue still counts. A stream that cannot get its share is not
+read until another message is done, so gRPC's flow control makes its silo wait. Memory is then
+``O(budget)`` plus a frame per waiting stream, whatever ``n``; the silos' bytes arrive as fast
+as the server can add them into the aggregate.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 from fedseal.errors import ConfigError
 
@@ -67,6 +70,20 @@ class ByteBudget:
         """Return ``amount`` bytes taken by :meth:`take` (never blocks)."""
         self._free += amount
         self._grant()
+
+    def releaser(self, amount: int) -> Callable[[], None]:
+        """A call that gives back ``amount`` bytes the first time it runs; later calls do nothing.
+
+        The transport hands it to the driver with a decoded message, so the bytes return when
+        the message leaves the driver's queue rather than when the transport let go of it.
+        """
+        pending = [amount]
+
+        def release() -> None:
+            if pending:
+                self.give(pending.pop())
+
+        return release
 
     def _grant(self) -> None:
         while self._waiting and self._free >= self._waiting[0][0]:

@@ -162,9 +162,11 @@ class RoundDriver:
             del self.links[silo]
             self._events.put_nowait(Gone(silo, "disconnected"))
 
-    def received(self, silo: str, message: c.ToServer) -> None:
-        """A silo sent a well-formed message."""
-        self._events.put_nowait(Received(silo, message))
+    def received(
+        self, silo: str, message: c.ToServer, on_taken: Callable[[], None] | None = None
+    ) -> None:
+        """A silo sent a well-formed message; ``on_taken()`` runs when it leaves the queue."""
+        self._events.put_nowait(Received(silo, message, on_taken))
 
     def rejected(self, silo: str, reason: str) -> None:
         """A silo sent something malformed; the transport closes its connection."""
@@ -207,9 +209,12 @@ class RoundDriver:
         if timeout <= 0:
             return None
         try:
-            return await asyncio.wait_for(self._events.get(), timeout)
+            event = await asyncio.wait_for(self._events.get(), timeout)
         except TimeoutError:
             return None
+        if isinstance(event, Received) and event.on_taken is not None:
+            event.on_taken()  # handled before the next await: its budget can go to the next
+        return event
 
     async def _wait_for_silos(self) -> None:
         """Wait up to ``connect_timeout_s`` for every admitted silo; below ``min_silos``, keep

@@ -49,10 +49,16 @@ class Gone:
 
 @dataclass(frozen=True)
 class Received:
-    """A silo sent a well-formed message."""
+    """A silo sent a well-formed message.
+
+    ``on_taken``, if given, is called once when the driver takes the event from its queue: the
+    transport gives back there the memory budget the message was decoded under
+    (:mod:`fedseal.server.backpressure`), so messages waiting in the queue count against it.
+    """
 
     silo: str
     message: c.ToServer
+    on_taken: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 
 Event = Connected | Gone | Received

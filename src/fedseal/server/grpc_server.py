@@ -3,8 +3,9 @@
 Thin by design (DESIGN §6): decode -> hand to :class:`~fedseal.server.driver.RoundDriver` ->
 encode. Silos dial out to ``fedseal.v1.Coordinator/Connect`` and keep the stream open; the
 server pushes work down it. The silo's identity is the Common Name of its client certificate,
-checked by TLS against the deployment CA; a name in a message is never trusted. Messages larger
-than ``chunk_bytes`` travel as several frames (``protocol/wire/framing.py``).
+checked by TLS against the deployment CA; a name in a message is never trusted. Messages travel
+as frames of at most ``chunk_bytes``, and never more than ``MAX_FRAME_DATA`` (128 KiB), bytes
+(``protocol/wire/framing.py``).
 
 What a silo may send is bounded three ways (:mod:`fedseal.server.expectations`,
 :mod:`fedseal.server.connect_limit`): each message must answer a request the server sent it on
@@ -37,6 +38,7 @@ from fedseal.server.driver import RoundDriver
 from fedseal.server.expectations import Expectations, MessageLimits
 from fedseal.server.stream_link import SharedEncoder as _SharedEncoder
 from fedseal.server.stream_link import StreamLink as _StreamLink
+from fedseal.server.stream_link import next_frame as _next_frame
 
 if TYPE_CHECKING:  # gmpy2 and phe are an optional extra, needed only in Paillier mode
     from fedseal.server.paillier_round import PaillierAggregator
@@ -177,6 +179,7 @@ class GrpcCoordinator:
         return names[0].decode("utf-8", "replace")[:100] if len(names) == 1 else None
 
     async def _connect(self, requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        del requests  # frames are read with context.read() (see _next_frame)
         name = self._common_name(context)
         if not self._connects.admit(name or "(no name)"):
             # Before any Hello check, and audited at most once a minute per identity (with the
@@ -202,7 +205,7 @@ class GrpcCoordinator:
         )
         try:
             hello = await asyncio.wait_for(
-                self._hello(requests, reassembler, expect), HELLO_TIMEOUT_S
+                self._hello(context, reassembler, expect), HELLO_TIMEOUT_S
             )
         except (ProtocolViolation, TimeoutError) as exc:
             reason = f"expected Hello first: {str(exc) or 'none within the time limit'}"
@@ -220,7 +223,7 @@ class GrpcCoordinator:
         link = _StreamLink(self._limits, self._encode, expect)
         log.info("silo %s connected from %s", silo, context.peer())
         self.driver.connected(silo, link)
-        reader = asyncio.create_task(self._read(silo, requests, link, reassembler))
+        reader = asyncio.create_task(self._read(silo, context, link, reassembler))
         try:
             while True:
                 item = await link.outbox.get()
@@ -241,9 +244,15 @@ class GrpcCoordinator:
         if link.status is not None and link.status[0] is not grpc.StatusCode.ABORTED:
             await context.abort(*link.status)
 
-    async def _hello(self, requests: Any, reassembler: Reassembler, expect: Expectations) -> Hello:
-        async for frame in requests:
+    async def _hello(
+        self,
+        context: grpc.aio.ServicerContext[Any, Any],
+        reassembler: Reassembler,
+        expect: Expectations,
+    ) -> Hello:
+        while (frame := await _next_frame(context)) is not None:
             payload = reassembler.add(frame)
+            del frame
             if payload is not None:
                 message = decode_to_server(payload)
                 if not isinstance(message, Hello):
@@ -270,23 +279,27 @@ class GrpcCoordinator:
         )
 
     async def _read(
-        self, silo: str, requests: Any, link: _StreamLink, reassembler: Reassembler
+        self,
+        silo: str,
+        context: grpc.aio.ServicerContext[Any, Any],
+        link: _StreamLink,
+        reassembler: Reassembler,
     ) -> None:
         held = 0  # bytes of the reassembly budget this stream holds for its current message
-        frames = aiter(requests)
         try:
             while True:
                 try:  # a stream holding the shared budget must keep sending
                     async with asyncio.timeout(STALL_S if held else None):
-                        frame = await anext(frames)
-                except StopAsyncIteration:
-                    break
+                        frame = await _next_frame(context)
+                    if frame is None:
+                        break
                 except TimeoutError:
                     raise ProtocolViolation(
                         f"a large message stalled: no frame for {STALL_S:g} s"
                     ) from None
                 link.bytes_up += len(frame)
                 payload = reassembler.add(frame)
+                del frame  # the reassembler keeps the chunk: no second copy while we wait
                 if payload is None:
                     if not held and reassembler.declared > _LARGE_BYTES:
                         held = await self._budget.take(reassembler.declared)
@@ -297,12 +310,12 @@ class GrpcCoordinator:
                 del payload
                 if link.expect is not None:  # an unexpected kind was refused on its first frame
                     link.expect.spend(message, reassembler.last_size)
-                self.driver.received(silo, message)
-                if held:
-                    del message
-                    await asyncio.sleep(0)  # the driver takes the message before more are read
-                    self._budget.give(held)
-                    held = 0
+                # The decoded message keeps its share of the budget until the driver takes it
+                # from its queue: decoded messages waiting there are bounded by the budget too.
+                release = self._budget.releaser(held) if held else None
+                held = 0
+                self.driver.received(silo, message, release)
+                del message
         except ProtocolViolation as exc:
             code = status_for(exc)
             log.warning("silo %s broke the protocol; closing its stream: %s", silo, exc)

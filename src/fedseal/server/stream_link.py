@@ -2,23 +2,26 @@
 
 :class:`StreamLink` is the :class:`~fedseal.server.events.Link` the transport
 (:mod:`fedseal.server.grpc_server`) gives the driver for each connected silo;
-:class:`SharedEncoder` encodes a message sent to many silos once.
+:class:`SharedEncoder` encodes a message sent to many silos once; :func:`next_frame` reads the
+silo's next frame.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import grpc
+import grpc.aio
 
 from fedseal.protocol import control as c
 from fedseal.protocol.wire.channel import TransportLimits
-from fedseal.protocol.wire.framing import encode_frame
+from fedseal.protocol.wire.framing import MAX_FRAME_DATA, encode_frame
 from fedseal.protocol.wire.serde import encode_to_silo
 from fedseal.server.expectations import Expectations
 
-__all__ = ["SharedEncoder", "StreamLink"]
+__all__ = ["SharedEncoder", "StreamLink", "next_frame"]
 
 
 class SharedEncoder:
@@ -86,8 +89,13 @@ class StreamLink:
         self.outbox.put_nowait((self._next_id, payload))
 
     def frames(self, message_id: int, payload: bytes) -> Iterator[bytes]:
-        """The frames of one queued message, made one by one (``split_frames`` lazily)."""
-        size = self._limits.chunk_bytes
+        """The frames of one queued message, made one by one (``split_frames`` lazily).
+
+        Frames carry at most ``MAX_FRAME_DATA`` bytes (``chunk_bytes`` if smaller): while a
+        broadcast is written, each stream holds about one frame in gRPC's send buffers, so
+        the server holds the shared payload plus ``n`` small frames, not ``n`` of ``1 MiB``.
+        """
+        size = min(self._limits.chunk_bytes, MAX_FRAME_DATA)
         total = max(1, -(-len(payload) // size))
         for i in range(total):
             frame = encode_frame(message_id, i, total, payload[i * size : (i + 1) * size])
@@ -98,3 +106,14 @@ class StreamLink:
         if self.status is None:
             self.status = (grpc.StatusCode.ABORTED, reason)
         self.outbox.put_nowait(None)
+
+
+async def next_frame(context: grpc.aio.ServicerContext[Any, Any]) -> bytes | None:
+    """The silo's next frame, or None once its side of the stream ended.
+
+    ``context.read()`` rather than the request iterator: grpc's iterator is an async generator
+    that keeps the message it last yielded until the next one arrives, so every stream paused
+    by the reassembly budget held one more frame (up to ``chunk_bytes``) than it needed.
+    """
+    frame = await context.read()
+    return None if frame is grpc.aio.EOF else cast(bytes, frame)

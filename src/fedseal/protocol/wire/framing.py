@@ -28,7 +28,13 @@ from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from fedseal.errors import ConfigError, MessageTooLarge, ProtocolViolation
 from fedseal.protocol.wire._pb.fedseal.v1.fedseal_pb2 import Frame, SiloEnvelope
 
-__all__ = ["Reassembler", "encode_frame", "silo_envelope_kind", "split_frames"]
+__all__ = ["MAX_FRAME_DATA", "Reassembler", "encode_frame", "silo_envelope_kind", "split_frames"]
+
+#: Most payload bytes one frame carries, whatever ``chunk_size`` asks. A receiver holds about
+#: one frame per stream it has not caught up with (the frame it read last, and what gRPC lets
+#: through to complete it), so when ``n`` silos upload at once the coordinator holds ``n``
+#: frames: small frames keep that term small. Frames are cheap to add (one gRPC message each).
+MAX_FRAME_DATA = 128 << 10
 
 _MAX_UINT32 = 2**32 - 1
 _MAX_UINT64 = 2**64 - 1
@@ -84,6 +90,8 @@ def encode_frame(message_id: int, index: int, total: int, data: bytes) -> bytes:
 def split_frames(payload: bytes, *, message_id: int, chunk_size: int) -> list[bytes]:
     """Cut ``payload`` into encoded frames of at most ``chunk_size`` data bytes each.
 
+    Frames never carry more than :data:`MAX_FRAME_DATA` bytes, even if ``chunk_size`` is larger.
+
     Every frame but the last carries exactly ``chunk_size`` bytes (:class:`Reassembler` relies
     on this to refuse an oversized message early); an empty payload gives one empty frame.
 
@@ -95,6 +103,7 @@ def split_frames(payload: bytes, *, message_id: int, chunk_size: int) -> list[by
     """
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk_size = min(chunk_size, MAX_FRAME_DATA)
     total = max(1, -(-len(payload) // chunk_size))
     if total > _MAX_UINT32:
         raise ConfigError(f"{len(payload)} bytes need {total} frames; raise chunk_size")
