@@ -26,16 +26,20 @@ the step that also carries the messages that act on it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
-import numpy.typing as npt
-
-from fedseal.audit import events as ev
 from fedseal.errors import ProtocolViolation
 from fedseal.protocol import control as c
-from fedseal.protocol.round_events import TIMED_OUT, Collect, Event, Record, Step, Work
+from fedseal.protocol.round_events import (
+    TIMED_OUT,
+    AggregationSession,
+    Collect,
+    Event,
+    RoundScope,
+    Step,
+    Work,
+)
 
 __all__ = ["TRANSITIONS", "AggregationSession", "Phase", "RoundControl", "RoundScope"]
 
@@ -60,53 +64,6 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.DONE: frozenset(),
     Phase.FAILED: frozenset(),
 }
-
-
-@dataclass
-class RoundScope:
-    """What the phases of one round share: its id, its departures and its dropouts."""
-
-    round_id: int
-    #: Silos whose connection ended during the round, with the first reason.
-    departed: dict[str, str] = field(default_factory=dict)
-    #: ``{"silo", "stage", "reason"}`` of every dropout, in order.
-    dropouts: list[dict[str, str]] = field(default_factory=list)
-
-    def drop(self, silo: str, stage: str, reason: str) -> Record:
-        """Record a dropout; returns its audit record."""
-        self.dropouts.append({"silo": silo, "stage": stage, "reason": reason})
-        return Record(ev.DROPOUT, ev.FAILURE, {"silo": silo, "stage": stage, "reason": reason})
-
-
-class AggregationSession(Protocol):
-    """The server side of one aggregation mode for one round, sans-IO."""
-
-    #: Silos found misbehaving, with the reason (the pump excludes them from later rounds).
-    culprits: dict[str, str]
-    #: The summed integer vector once finished without abort.
-    result: npt.NDArray[Any] | None
-    abort_reason: str | None
-    survivors: tuple[str, ...]
-
-    @property
-    def finished(self) -> bool:
-        """The aggregation ended (``result`` or ``abort_reason`` is set)."""
-
-    @property
-    def deadline(self) -> float:
-        """When the current stage closes."""
-
-    def accept(self, silo: str, message: c.ToServer) -> str | Work | None:
-        """A silo's answer to the ``TrainRequest``: None (ready), why not, or work for that."""
-
-    def start(self, ready: tuple[str, ...], now: float) -> Step:
-        """Begin aggregating the ready silos."""
-
-    def handle(self, event: Event | None, now: float) -> Step:
-        """An event (``None``: the deadline passed)."""
-
-    def computed(self, key: tuple[Any, ...], result: Any, now: float) -> Step:
-        """The result of work this session asked for."""
 
 
 class RoundControl:

@@ -1,7 +1,10 @@
 """What goes into and comes out of the coordinator's sans-IO round sessions.
 
-In: the transport's typed events (:class:`Connected`, :class:`Gone`, :class:`Received`), the
-passing of a deadline (``None``), and the results of work the session asked for.
+:class:`AggregationSession` is what every aggregation mode's per-round session offers the
+round (:mod:`fedseal.protocol.round_control`), and :class:`RoundScope` what the phases of one
+round share. In: the transport's typed events (:class:`Connected`, :class:`Gone`,
+:class:`Received`), the passing of a deadline (``None``), and the results of work the session
+asked for.
 Out: a :class:`Step` -- the audit :class:`Record` s to append, *then* the messages to send, and
 the :class:`Work` to run -- and the session's next deadline. A pump
 (:class:`fedseal.server.driver.RoundDriver`) performs a step in exactly that order, so "audit
@@ -19,19 +22,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+import numpy.typing as npt
 
 from fedseal.audit import events as ev
 from fedseal.protocol import control as c
 
 __all__ = [
     "TIMED_OUT",
+    "AggregationSession",
     "Collect",
     "Connected",
     "Event",
     "Gone",
     "Received",
     "Record",
+    "RoundScope",
     "Step",
     "Work",
 ]
@@ -105,6 +112,53 @@ class Step:
         self.send += other.send
         self.work += other.work
         return self
+
+
+@dataclass
+class RoundScope:
+    """What the phases of one round share: its id, its departures and its dropouts."""
+
+    round_id: int
+    #: Silos whose connection ended during the round, with the first reason.
+    departed: dict[str, str] = field(default_factory=dict)
+    #: ``{"silo", "stage", "reason"}`` of every dropout, in order.
+    dropouts: list[dict[str, str]] = field(default_factory=list)
+
+    def drop(self, silo: str, stage: str, reason: str) -> Record:
+        """Record a dropout; returns its audit record."""
+        self.dropouts.append({"silo": silo, "stage": stage, "reason": reason})
+        return Record(ev.DROPOUT, ev.FAILURE, {"silo": silo, "stage": stage, "reason": reason})
+
+
+class AggregationSession(Protocol):
+    """The server side of one aggregation mode for one round, sans-IO."""
+
+    #: Silos found misbehaving, with the reason (the pump excludes them from later rounds).
+    culprits: dict[str, str]
+    #: The summed integer vector once finished without abort.
+    result: npt.NDArray[Any] | None
+    abort_reason: str | None
+    survivors: tuple[str, ...]
+
+    @property
+    def finished(self) -> bool:
+        """The aggregation ended (``result`` or ``abort_reason`` is set)."""
+
+    @property
+    def deadline(self) -> float:
+        """When the current stage closes."""
+
+    def accept(self, silo: str, message: c.ToServer) -> str | Work | None:
+        """A silo's answer to the ``TrainRequest``: None (ready), why not, or work for that."""
+
+    def start(self, ready: tuple[str, ...], now: float) -> Step:
+        """Begin aggregating the ready silos."""
+
+    def handle(self, event: Event | None, now: float) -> Step:
+        """An event (``None``: the deadline passed)."""
+
+    def computed(self, key: tuple[Any, ...], result: Any, now: float) -> Step:
+        """The result of work this session asked for."""
 
 
 class Collect:
