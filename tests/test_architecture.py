@@ -52,6 +52,15 @@ def test_secure_aggregation_core_uses_no_global_rng_or_clock() -> None:
             ), path
 
 
+def test_the_protocol_sessions_start_no_thread_and_run_no_event_loop() -> None:
+    """Issue 12: every state machine in protocol/ is sans-IO; executors are lent by callers."""
+    for path in (SRC / "protocol").glob("*.py"):
+        imported = _imports(path)
+        for io_module in ("asyncio", "threading", "socket", "selectors", "subprocess"):
+            assert io_module not in imported, (path, io_module)
+        assert "ThreadPoolExecutor(" not in path.read_text(), path
+
+
 def test_every_module_has_a_docstring_and_all_is_complete() -> None:
     for info in pkgutil.walk_packages(fedseal.__path__, "fedseal."):
         if "._pb" in info.name:

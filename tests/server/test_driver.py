@@ -183,8 +183,8 @@ def test_wrong_inputs_are_dropouts_and_rounds_give_up_after_three_attempts(
     assert driver.state.completed == 0 and driver.state.last_round == 3
 
 
-def test_gather_yields_each_silos_answer_once_and_skips_stragglers() -> None:
-    from fedseal.server.events import Connected, Gone, Received, RoundIO, gather
+def test_collect_takes_each_silos_answer_once_and_skips_stragglers() -> None:
+    from fedseal.protocol.round_events import Collect, Connected, Gone, Received
 
     events = [
         Connected("a"),
@@ -194,25 +194,16 @@ def test_gather_yields_each_silos_answer_once_and_skips_stragglers() -> None:
         Received("a", c.CheckpointCosign("dep", 7, "a", bytes(64))),  # a second answer
         Received("x", c.CheckpointCosign("dep", 7, "x", bytes(64))),  # not asked
         Gone("b", "disconnected"),
+        None,  # the deadline
     ]
-
-    async def next_event(deadline: float) -> Any:
-        return events.pop(0) if events else None
-
-    io = RoundIO(round_id=7, next_event=next_event, send=lambda s, m: None,
-                 drop=lambda *a: None, audit=lambda *a, **k: None, clock=lambda: 0.0)  # fmt: skip
-    missing: list[tuple[str, str]] = []
-
-    async def main() -> list[tuple[str, Any]]:
-        cosign = gather(
-            io, ["a", "b", "c"], timeout_s=1.0, missing=lambda s, r: missing.append((s, r)),
-            answers=lambda msg: isinstance(msg, c.CheckpointCosign),
-        )  # fmt: skip
-        return [item async for item in cosign]
-
-    got = asyncio.run(main())
+    collect = Collect(
+        7, ["a", "b", "c"], deadline=1.0, departed={},
+        answers=lambda msg: isinstance(msg, c.CheckpointCosign),
+    )  # fmt: skip
+    got = [answer for event in events if (answer := collect.offer(event)) is not None]
     assert [(s, type(msg).__name__) for s, msg in got] == [("a", "CheckpointCosign")]
-    assert missing == [("b", "disconnected"), ("c", "timed out")]
+    assert collect.take_missing() == [("b", "disconnected"), ("c", "timed out")]
+    assert collect.done and collect.take_missing() == []
 
 
 def test_below_min_participants_it_keeps_waiting_and_names_the_missing_silos(

@@ -1,17 +1,18 @@
 """One interface for the three aggregation modes on the coordinator, and their registry.
 
-A round has a train phase and an aggregation phase. In the train phase the driver collects each
-silo's answer to the ``TrainRequest`` (:func:`fedseal.server.events.gather`) and hands it to
-the mode's :meth:`ServerAggregator.accept`, which makes the silo ready (``None``) or says why it
-is a dropout. In the aggregation phase :meth:`ServerAggregator.aggregate` turns the ready silos
-into the summed integer vector ``[w*update, w, v, v*metrics]`` that the driver decodes and hands
-to the strategy. The modes:
+A :class:`ServerAggregator` holds a mode's deployment-long setup and opens one sans-IO session
+per round (:meth:`ServerAggregator.new_round`), an
+:class:`~fedseal.protocol.round_control.AggregationSession`: in the train phase
+:class:`~fedseal.protocol.round_control.RoundControl` hands it each silo's answer to the
+``TrainRequest`` (``accept``: ready, or why not), and in the aggregation phase it turns the
+ready silos into the summed integer vector ``[w*update, w, v, v*metrics]`` that the driver
+decodes and hands to the strategy. The modes:
 
 ``masking``
     :class:`~fedseal.server.masking_round.MaskingAggregator`: pairwise masking SecAgg.
 ``paillier``
     :class:`PaillierMode`: inputs are threshold-Paillier ciphertexts, multiplied into the sum
-    as they arrive (:mod:`fedseal.server.paillier_round`); the contributors decrypt the sum.
+    as they arrive (:mod:`fedseal.server.paillier_session`); the contributors decrypt the sum.
 ``none``
     :class:`PlaintextAggregator`: updates in clear, summed as they arrive. Insecure; for
     benchmarks only.
@@ -21,48 +22,42 @@ to the strategy. The modes:
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from fedseal.audit import events as ev
-from fedseal.errors import ConfigError, FedsealError
+from fedseal.errors import ConfigError, ProtocolViolation
 from fedseal.protocol import control as c
+from fedseal.protocol.round_control import AggregationSession, RoundScope
+from fedseal.protocol.round_events import Event, Step
 from fedseal.secagg.identity import IdentityPublicKey
+from fedseal.secagg.quantize import QuantizationSpec
 from fedseal.server.driver_config import DriverConfig
-from fedseal.server.events import RoundIO
-from fedseal.server.summary import RoundSummary
 
 if TYPE_CHECKING:  # gmpy2 and phe are an optional extra, needed only in Paillier mode
-    from fedseal.server.paillier_round import PaillierAggregator, PaillierRound
+    from fedseal.server.paillier_round import PaillierAggregator
 
-__all__ = ["PaillierMode", "PlaintextAggregator", "ServerAggregator", "make_aggregator"]
-
-log = logging.getLogger("fedseal.server")
+__all__ = [
+    "PaillierMode",
+    "PlaintextAggregator",
+    "PlaintextSession",
+    "ServerAggregator",
+    "make_aggregator",
+]
 
 
 class ServerAggregator(Protocol):
     """The server side of one aggregation mode (see the module docstring)."""
 
     mode: str
-    #: Silos found misbehaving in the last round, with the reason: the driver excludes them.
-    culprits: dict[str, str]
 
-    def begin(self, round_id: int) -> None:
-        """Start round ``round_id`` with fresh state."""
-
-    async def accept(self, silo: str, message: c.ToServer) -> str | None:
-        """A silo's answer to the ``TrainRequest``: None if it is ready, else why it is not."""
-
-    async def aggregate(self, io: RoundIO, summary: RoundSummary) -> npt.NDArray[Any]:
-        """The summed integer vector of the round; sets ``summary.survivors``."""
+    def new_round(self, scope: RoundScope, train_digest: bytes) -> AggregationSession:
+        """The mode's session of one round (``train_digest``: of its ``TrainRequest``)."""
 
     def close(self) -> None:
-        """Release worker threads, if any."""
+        """Release what the setup holds, if anything."""
 
 
 class PlaintextAggregator:
@@ -73,13 +68,32 @@ class PlaintextAggregator:
     def __init__(self, config: DriverConfig, *, dim: int) -> None:
         self._spec = config.quantization
         self._length = self._spec.encoded_length(dim)
+
+    def new_round(self, scope: RoundScope, train_digest: bytes) -> PlaintextSession:
+        return PlaintextSession(self._spec, self._length)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class PlaintextSession:
+    """One round of ``aggregation = "none"``: done as soon as the train phase is."""
+
+    deadline = 0.0
+
+    def __init__(self, spec: QuantizationSpec, length: int) -> None:
+        self._spec = spec
         self.culprits: dict[str, str] = {}
-        self._total = np.zeros(self._length, dtype=self._spec.dtype)
+        self.result: npt.NDArray[Any] | None = None
+        self.abort_reason: str | None = None
+        self.survivors: tuple[str, ...] = ()
+        self._total = np.zeros(length, dtype=spec.dtype)
 
-    def begin(self, round_id: int) -> None:
-        self._total = np.zeros(self._length, dtype=self._spec.dtype)
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
 
-    async def accept(self, silo: str, message: c.ToServer) -> str | None:
+    def accept(self, silo: str, message: c.ToServer) -> str | None:
         if not isinstance(message, c.PlaintextInput):
             return f"unexpected {type(message).__name__}"
         v = message.vector
@@ -88,58 +102,33 @@ class PlaintextAggregator:
         np.add(self._total, v, out=self._total)
         return None
 
-    async def aggregate(self, io: RoundIO, summary: RoundSummary) -> npt.NDArray[Any]:
-        summary.survivors = summary.ready
-        return self._total
+    def start(self, ready: tuple[str, ...], now: float) -> Step:
+        self.survivors, self.result = ready, self._total
+        return Step()
 
-    def close(self) -> None:
-        """Nothing to release."""
+    def handle(self, event: Event | None, now: float) -> Step:
+        raise ProtocolViolation("the plaintext round has ended")
+
+    def computed(self, key: tuple[Any, ...], result: Any, now: float) -> Step:
+        raise ProtocolViolation("the plaintext round asks for no work")
 
 
 class PaillierMode:
-    """``aggregation = "paillier"``: see :mod:`fedseal.server.paillier_round`."""
+    """``aggregation = "paillier"``: see :mod:`fedseal.server.paillier_session`."""
 
     mode = "paillier"
 
     def __init__(self, config: DriverConfig, setup: PaillierAggregator) -> None:
         self._config = config
         self._setup = setup
-        self._round: PaillierRound | None = None
-        self.culprits: dict[str, str] = {}
 
-    def begin(self, round_id: int) -> None:
-        self._round = self._setup.new_round(round_id)
+    def new_round(self, scope: RoundScope, train_digest: bytes) -> AggregationSession:
+        from fedseal.server.paillier_session import PaillierSession
 
-    async def accept(self, silo: str, message: c.ToServer) -> str | None:
-        if not isinstance(message, c.PaillierInput) or self._round is None:
-            return f"unexpected {type(message).__name__}"
-        try:
-            # The proof check takes a fraction of a second: off the event loop, so the
-            # transport keeps serving; inputs are still added one at a time.
-            await asyncio.to_thread(self._round.add_input, silo, message)
-        except FedsealError as exc:
-            return f"invalid Paillier input: {exc}"
-        return None
-
-    async def aggregate(self, io: RoundIO, summary: RoundSummary) -> npt.NDArray[Any]:
-        from fedseal.server.paillier_round import decrypt_round
-
-        assert self._round is not None, "begin() comes first"
-        key = self._setup.key.public_key
-        io.audit(
-            ev.ROUND_STARTED, n=len(summary.ready), t=key.threshold,
-            bits=self._config.quantization.bits, key_bits=key.key_bits,
-            participants=list(summary.ready), aggregation=self.mode,
+        return PaillierSession(
+            self._setup, scope, timeout_s=self._config.stage_timeout_s,
+            bits=self._config.quantization.bits,
         )  # fmt: skip
-        summary.survivors = summary.ready
-        total, decryption = await decrypt_round(
-            io, self._round, timeout_s=self._config.stage_timeout_s
-        )
-        log.info(
-            "round %d: %d contributions decrypted with the partials of %s",
-            summary.round_id, len(self._round.contributors), list(decryption.used),
-        )  # fmt: skip
-        return total
 
     def close(self) -> None:
         self._setup.close()

@@ -6,8 +6,9 @@ server's log, and a fresh signed checkpoint of its *own* log, which the server v
 the silo's identity key and keeps in ``<state_dir>/silo-witness/<silo>.jsonl`` (a second root
 for one size is refused and logged loudly: the silo showed two histories). ``fedseal audit
 verify --deployment`` checks every silo's log against that store, so a silo log (which holds
-its ε) truncated or emptied later no longer verifies. Answers are collected with
-:func:`~fedseal.server.events.gather` until ``checkpoint_timeout_s``; a silent silo is logged.
+its ε) truncated or emptied later no longer verifies. Answers are collected by
+:class:`~fedseal.protocol.round_control.RoundControl`'s attest phase until
+``checkpoint_timeout_s``, each handed to :func:`record_cosign`; a silent silo is logged.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from fedseal.audit.witness import WitnessStore
 from fedseal.errors import FedsealError
 from fedseal.protocol import control as c
 from fedseal.secagg.identity import IdentityPublicKey
-from fedseal.server.events import Link, RoundIO, gather
 
-__all__ = ["SILO_WITNESS", "attest", "keep_silo_checkpoint"]
+__all__ = ["SILO_WITNESS", "checkpoint_request", "keep_silo_checkpoint", "record_cosign"]
 
 log = logging.getLogger("fedseal.server")
 
@@ -34,49 +34,35 @@ log = logging.getLogger("fedseal.server")
 SILO_WITNESS = "silo-witness"
 
 
-async def attest(
-    io: RoundIO,
-    silos: tuple[str, ...],
-    *,
+def checkpoint_request(
+    audit: AuditLog, round_id: int, deployment_id: str
+) -> tuple[Checkpoint, c.CheckpointRequest]:
+    """Checkpoint ``audit``; the checkpoint, and the request that asks survivors to co-sign it."""
+    checkpoint = audit.checkpoint(round=round_id)
+    record = canonical_bytes(checkpoint.to_record())
+    return checkpoint, c.CheckpointRequest(deployment_id, round_id, record)
+
+
+def record_cosign(
     audit: AuditLog,
-    links: Mapping[str, Link],
+    checkpoint: Checkpoint,
+    round_id: int,
+    silo: str,
+    message: c.CheckpointCosign,
+    *,
     directory: Mapping[str, IdentityPublicKey],
-    deployment_id: str,
-    timeout_s: float,
     state_dir: Path,
 ) -> None:
-    """Checkpoint ``audit``, ask ``silos`` to co-sign, record what comes back (see above)."""
-    checkpoint = audit.checkpoint(round=io.round_id)
-    request = c.CheckpointRequest(
-        deployment_id, io.round_id, canonical_bytes(checkpoint.to_record())
-    )
-    asked = sorted(s for s in silos if s in links)
-    for silo in asked:  # co-signing needs no round state: a silo back on a new link may answer
-        io.departed.pop(silo, None)
-    for silo in asked:
-        links[silo].send(request)
-    silent: list[str] = []
+    """Record ``silo``'s co-signature of ``checkpoint`` and keep its own checkpoint (above).
 
-    def missing(silo: str, reason: str) -> None:
-        if reason == "timed out":
-            silent.append(silo)
-
-    def cosign(message: c.ToServer) -> bool:
-        return isinstance(message, c.CheckpointCosign)
-
-    cosigns = gather(io, asked, timeout_s=timeout_s, missing=missing, answers=cosign)
-    async for silo, message in cosigns:
-        assert isinstance(message, c.CheckpointCosign)
-        try:
-            audit.record_cosignature(checkpoint, directory[silo], message.signature)
-        except FedsealError as exc:
-            log.warning("round %d: bad co-signature from %s: %s", io.round_id, silo, exc)
-        if message.silo_checkpoint:
-            keep_silo_checkpoint(
-                state_dir, io.round_id, silo, directory[silo], message.silo_checkpoint
-            )
-    if silent:
-        log.warning("round %d: no co-signature from %s", io.round_id, silent)
+    A bad co-signature or silo checkpoint is logged, never raised: it is the silo's failure.
+    """
+    try:
+        audit.record_cosignature(checkpoint, directory[silo], message.signature)
+    except FedsealError as exc:
+        log.warning("round %d: bad co-signature from %s: %s", round_id, silo, exc)
+    if message.silo_checkpoint:
+        keep_silo_checkpoint(state_dir, round_id, silo, directory[silo], message.silo_checkpoint)
 
 
 def keep_silo_checkpoint(

@@ -23,14 +23,15 @@ decryption of Damgård and Jurik 2001 §4 after Shoup 2000). A round, after the 
 3. **Combine**: with at least ``t`` valid partials, :func:`~fedseal.secagg.paillier.combine`
    recovers the packed sums, which are unpacked into the integer vector the driver decodes.
 
-:class:`PaillierRound` (steps 1-3 as state and checks) is sans-IO; :func:`decrypt_round` is the
-asyncio loop of step 2, run by the driver; proof checks and the combination run in worker
-threads so that the event loop keeps serving the transport.
+:class:`PaillierRound` (steps 1-3 as state and checks) and
+:class:`~fedseal.server.paillier_session.PaillierSession` (the round as
+``protocol/round_control.py``'s ``AggregationSession``) are sans-IO. Proof checks and the
+combination are :class:`~fedseal.protocol.round_events.Work` that the pump runs on worker
+threads, one at a time, so that the event loop keeps serving the transport.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,6 @@ import numpy.typing as npt
 
 from fedseal.errors import AuthenticationError, ConfigError, ProtocolViolation, RoundAbortedError
 from fedseal.protocol import control as c
-from fedseal.protocol import messages as m
 from fedseal.secagg.identity import IdentityPublicKey
 from fedseal.secagg.paillier import (
     CiphertextSum,
@@ -55,12 +55,11 @@ from fedseal.secagg.paillier import (
 )
 from fedseal.secagg.paillier.plaintext_proof import verify as verify_proof
 from fedseal.secagg.quantize import QuantizationSpec
-from fedseal.server.events import RoundIO, gather
 
 if TYPE_CHECKING:
     from fedseal.deploy.paillier_keys import DeploymentKey
 
-__all__ = ["PaillierAggregator", "PaillierRound", "decrypt_round"]
+__all__ = ["DECRYPT_STAGE", "PaillierAggregator", "PaillierRound"]
 
 #: The stage name of the decryption phase in dropout records and audit entries.
 DECRYPT_STAGE = "decrypt"
@@ -266,39 +265,3 @@ class PaillierRound:
         )
         total = setup.layout.unpack(list(decryption.plaintexts)).astype(setup.spec.dtype)
         return total, decryption
-
-
-async def decrypt_round(
-    io: RoundIO, round_: PaillierRound, *, timeout_s: float
-) -> tuple[npt.NDArray[Any], Decryption]:
-    """Step 2 and 3 of the module docstring; returns the summed vector and the decryption.
-
-    Raises
-    ------
-    RoundAbortedError
-        If fewer than ``t`` silos contributed or fewer than ``t`` valid partials arrived.
-    """
-    request = round_.decrypt_request()
-    contributors = round_.contributors
-    for silo in contributors:
-        io.send(silo, request)
-    valid: dict[str, PartialDecryption] = {}
-
-    def missing(silo: str, reason: str) -> None:
-        io.drop(silo, DECRYPT_STAGE, reason)
-
-    async for silo, payload in gather(io, contributors, timeout_s=timeout_s, missing=missing):
-        if isinstance(payload, m.AbortRound):
-            io.drop(silo, DECRYPT_STAGE, f"refused: {payload.reason[:200]}")
-        elif isinstance(payload, c.PartialDecryptionShare):
-            try:
-                valid[silo] = await asyncio.to_thread(round_.check_partial, silo, payload)
-            except ProtocolViolation as exc:
-                io.drop(silo, DECRYPT_STAGE, f"invalid partial decryption: {exc}")
-        else:
-            io.drop(silo, DECRYPT_STAGE, f"unexpected {type(payload).__name__}")
-    t = round_.setup.threshold
-    if len(valid) < t:
-        raise RoundAbortedError(f"only {len(valid)} valid partial decryptions; threshold is {t}")
-    partials = [valid[s] for s in sorted(valid)]
-    return await asyncio.to_thread(round_.combine, partials)

@@ -37,7 +37,6 @@ import contextlib
 import logging
 import tempfile
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,7 @@ from fedseal.server.driver import RoundDriver, RoundSummary
 from fedseal.server.state import ServerState
 from fedseal.server.strategy import build_strategy
 from fedseal.simulation.loopback_setup import Dropout, LoopbackConfig, make_parties
+from fedseal.simulation.silo_runner import SiloRunner
 
 __all__ = ["Dropout", "LoopbackConfig", "LoopbackResult", "run_loopback", "serve_loopback"]
 
@@ -71,50 +71,6 @@ class LoopbackResult:
 
     summaries: list[RoundSummary]
     weights: Weights
-
-
-class _Runner:
-    """Runs each silo's agent calls in order: inline, or on one thread per silo.
-
-    With ``threads`` (the apps are :class:`~fedseal.simulation.app_pool.RemoteApp` stand-ins
-    whose calls wait on a worker process), each silo has a single-thread executor, so one
-    silo's calls keep their order while different silos' apps train at the same time; the
-    result is handed back on the event loop (``call_soon_threadsafe``). Without, a call runs at
-    once on the loop, as before.
-    """
-
-    def __init__(self, silos: list[str], threads: bool) -> None:
-        self._pools = (
-            {s: ThreadPoolExecutor(1, thread_name_prefix=f"silo-{s}") for s in silos}
-            if threads
-            else {}
-        )
-
-    def run(self, silo: str, call: Callable[[], Any], then: Callable[[Any], None]) -> None:
-        """``then(call())`` (``then(exception)`` if it raised), ``call`` in the silo's order."""
-        pool = self._pools.get(silo)
-        if pool is None:
-            then(_outcome(call))
-            return
-        loop = asyncio.get_running_loop()
-
-        def work() -> None:
-            result = _outcome(call)
-            with contextlib.suppress(RuntimeError):  # the loop is closed: the run is over
-                loop.call_soon_threadsafe(then, result)
-
-        pool.submit(work)
-
-    def close(self) -> None:
-        for pool in self._pools.values():
-            pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _outcome(call: Callable[[], Any]) -> Any:
-    try:
-        return call()
-    except Exception as exc:  # handed to ``then``: a silo process would die here
-        return exc
 
 
 class _Link:
@@ -143,7 +99,7 @@ class _Network:
         driver: RoundDriver,
         agents: Mapping[str, SiloAgent],
         dropouts: tuple[Dropout, ...],
-        runner: _Runner,
+        runner: SiloRunner,
     ) -> None:
         self.driver, self.agents, self.runner = driver, dict(agents), runner
         self._dropouts = list(dropouts)
@@ -302,7 +258,7 @@ async def serve_loopback(
             on_round=report,
             paillier=parties.paillier,
         )
-        runner = _Runner(sorted(parties.agents), threads=config.silo_threads)
+        runner = SiloRunner(sorted(parties.agents), threads=config.silo_threads)
         stack.callback(runner.close)
         network = _Network(driver, parties.agents, config.dropouts, runner)
         try:
