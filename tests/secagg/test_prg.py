@@ -126,35 +126,41 @@ def test_agreement_is_symmetric_and_small_order_points_are_refused() -> None:
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_parts_masked_with_first_word_equal_the_whole_vector(dtype: type) -> None:
-    keys = [RNG.token_bytes(16) for _ in range(3)]
-    n = 3 * _chunk_words(dtype) + 37
-    whole = np.arange(n, dtype=dtype)
-    MaskExpander(dtype).apply(whole, add=keys[:2], subtract=keys[2:])
-    pieces = np.arange(n, dtype=dtype)
-    block = 16 // np.dtype(dtype).itemsize
-    for first, last in [
-        (0, 5 * block),
-        (5 * block, _chunk_words(dtype) + block),
-        (_chunk_words(dtype) + block, n),
-    ]:
-        MaskExpander(dtype).apply(
-            pieces[first:last], add=keys[:2], subtract=keys[2:], first_word=first
-        )
-    assert np.array_equal(pieces, whole)
+@pytest.mark.parametrize("n", [*range(0, 19), 65_531, 65_536, 65_537])
+def test_the_two_head_blocks_and_the_gcm_stream_join_into_one_ctr_keystream(
+    dtype: type, n: int
+) -> None:
+    # Blocks 0 and 1 come from ECB, the rest from GCM's counter mode: every length around the
+    # 32-byte seam, and around a chunk of the expander, gives exactly the CTR keystream.
+    key = RNG.token_bytes(16)
+    acc = np.zeros(n, dtype=dtype)
+    MaskExpander(dtype).apply(acc, add=[key])
+    assert np.array_equal(acc, _one_shot(key, n, dtype))
 
 
-@pytest.mark.parametrize("first_word", [-4, 1, 6])
-def test_a_first_word_off_a_block_boundary_is_refused(first_word: int) -> None:
-    with pytest.raises(ValueError, match="first_word"):
-        MaskExpander(np.uint32).apply(
-            np.zeros(8, np.uint32), add=[bytes(16)], first_word=first_word
-        )
+def test_gcm_keystream_is_ctr_from_block_two_sp800_38d() -> None:
+    # SP 800-38D §7.1: with a 96-bit IV, J0 = IV || 0^31 || 1 and encryption starts at inc32(J0).
+    key = RNG.token_bytes(16)
+    gcm = Cipher(algorithms.AES(key), modes.GCM(bytes(12))).encryptor().update(bytes(4096))
+    ctr = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor().update(bytes(4096 + 32))
+    assert gcm == ctr[32:]
+
+
+def test_a_vector_longer_than_the_gcm_counter_is_refused() -> None:
+    class Huge:  # stands for an array of 2^36 bytes without allocating it
+        dtype = np.dtype("<u4")
+        ndim, size = 1, prg.MAX_KEYSTREAM_BYTES // 4 + 1
+        nbytes = size * 4
+        flags = np.zeros(1).flags
+
+    with pytest.raises(ValueError, match="at most"):
+        MaskExpander(np.uint32).apply(Huge(), add=[bytes(16)])  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("n", [0, 1, 262_143, 262_144, 600_001])
 @pytest.mark.parametrize("parts", [1, 2, 3, 8])
 def test_unmask_sum_on_threads_equals_unmask_sum_in_one(n: int, parts: int) -> None:
+    # The keys are split into ``parts`` groups; groups beyond the number of keys are empty.
     from concurrent.futures import ThreadPoolExecutor
 
     context = RoundContext("dep", 4)

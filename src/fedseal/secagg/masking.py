@@ -22,10 +22,6 @@ from fedseal.secagg.keys import AgreementKey, MaskSeed, RoundContext
 
 __all__ = ["mask_input", "pair_key", "share_key", "unmask_sum"]
 
-# Parts of a vector masked on separate threads start on a multiple of this many words (1 MiB of
-# uint32), so each part is whole chunks of the expander and whole 16-byte blocks.
-_PART_WORDS = 1 << 18
-
 
 def pair_key(own: AgreementKey, peer_public: bytes, context: RoundContext, i: int, j: int) -> bytes:
     """The 16-byte PRG key ``s_ij`` shared by the silos with indices ``i`` and ``j``."""
@@ -91,11 +87,13 @@ def unmask_sum(
     context : RoundContext
         The round.
     executor : concurrent.futures.Executor, optional
-        Threads to expand the masks on (the caller's; none is created here). AES-CTR and the
+        Threads to expand the masks on (the caller's; none is created here). AES and the
         additions release the GIL, so ``parts`` threads take about ``1/parts`` of the time.
     parts : int, optional
-        How many pieces of ``total`` to expand concurrently on ``executor`` (default 1: in
-        this thread). The result does not depend on it.
+        Into how many groups the keys are split on ``executor`` (default 1: all in this
+        thread). The first group is applied to ``total`` in place, each other one into a
+        vector of its own that is then added in, so ``parts - 1`` vectors of ``total``'s size
+        are held for the call. The result does not depend on it.
     """
     if parts < 1:
         raise ValueError(f"parts must be >= 1, got {parts}")
@@ -104,17 +102,20 @@ def unmask_sum(
     for j, key, survivors in dropped:
         for i, public in survivors.items():
             (subtract if j > i else add).append(pair_key(key, public, context, i, j))
-    step = -(-total.size // parts // _PART_WORDS) * _PART_WORDS if total.size else _PART_WORDS
-    starts = range(0, total.size, step)
-    if executor is None or len(starts) < 2:
+    groups = [(add[i::parts], subtract[i::parts]) for i in range(parts)]
+    groups = [g for g in groups if g[0] or g[1]]
+    if executor is None or len(groups) < 2:
         MaskExpander(total.dtype.type).apply(total, add=add, subtract=subtract)
         return
 
-    def expand(first: int) -> None:
-        part = total[first : first + step]
-        MaskExpander(total.dtype.type).apply(part, add=add, subtract=subtract, first_word=first)
+    def expand(group: int) -> npt.NDArray[Any]:
+        target = total if group == 0 else np.zeros_like(total)
+        plus, minus = groups[group]
+        MaskExpander(total.dtype.type).apply(target, add=plus, subtract=minus)
+        return target
 
-    futures = [executor.submit(expand, first) for first in starts]
-    wait(futures)  # every part has stopped writing into total before any error is raised
-    for future in futures:
-        future.result()
+    futures = [executor.submit(expand, g) for g in range(len(groups))]
+    wait(futures)  # every group has stopped writing into total before any error is raised
+    futures[0].result()
+    for future in futures[1:]:
+        np.add(total, future.result(), out=total)  # wraps mod 2^k, as the masks do
