@@ -10,6 +10,7 @@ exactly as a silo whose process died would.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -35,6 +36,7 @@ __all__ = [
     "dropout_schedule",
     "finish_outcome",
     "payload_bytes",
+    "server_threads",
     "simulated_train_digest",
     "timed",
 ]
@@ -100,6 +102,11 @@ def timed(outcome: RoundOutcome, call: Callable[[], _T]) -> _T:
         return call()
     finally:
         outcome.server_seconds += time.perf_counter() - start
+
+
+def server_threads() -> int:
+    """Threads the simulated server uses to remove the masks: the machine's cores, up to 8."""
+    return min(os.cpu_count() or 1, 8)
 
 
 def simulated_train_digest(params: m.RoundParams) -> bytes:
@@ -182,8 +189,12 @@ class SimulatedDeployment:
         if train_digest is None:
             train_digest = simulated_train_digest(params)
         pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+        # The silos wait while the server removes the masks at the end: it uses every core
+        # for that (secagg.masking.unmask_sum), whatever ``workers`` the silos' steps get.
+        parts = server_threads()
+        unmask = ThreadPoolExecutor(parts, thread_name_prefix="fedseal-unmask")
         server = server or ServerSession(
-            params, self.directory, train_digest=train_digest, executor=pool, parts=self.workers
+            params, self.directory, train_digest=train_digest, executor=unmask, parts=parts
         )
         clients = {
             s: ClientSession(
@@ -220,6 +231,7 @@ class SimulatedDeployment:
         try:
             return self._loop(server, outbox, outcome, gone, client_step, pool, params)
         finally:
+            unmask.shutdown()
             if pool is not None:
                 pool.shutdown()
 

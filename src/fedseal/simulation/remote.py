@@ -10,7 +10,6 @@ frames, ``begin`` (with the round's inputs) and ``step`` frames travel.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,10 +24,8 @@ from fedseal.protocol.server import ServerSession, ServerStage
 from fedseal.secagg.identity import IdentityPublicKey
 from fedseal.simulation.frames import pack, unpack
 from fedseal.simulation.host import policy_to_json
-from fedseal.simulation.inprocess import RoundOutcome, simulated_train_digest
+from fedseal.simulation.inprocess import RoundOutcome, server_threads, simulated_train_digest
 from fedseal.simulation.pump import pump_round
-
-_MAX_UNMASK_THREADS = 8
 
 __all__ = ["RemoteExecutor", "checked"]
 
@@ -133,7 +130,7 @@ class RemoteExecutor(ABC):
             train_digest = simulated_train_digest(params)
         # The workers are idle while the server removes the masks at the end: it uses the
         # driver's cores for that (secagg.masking.unmask_sum).
-        parts = min(os.cpu_count() or 1, _MAX_UNMASK_THREADS)
+        parts = server_threads()
         with ThreadPoolExecutor(parts) as unmask_threads:
             server = ServerSession(
                 params, self.directory, train_digest=train_digest, executor=unmask_threads,
