@@ -88,3 +88,24 @@ def test_a_small_order_peer_is_refused_every_time_not_remembered() -> None:
     for _ in range(2):
         with pytest.raises(ProtocolViolation):
             own.agree(bytes(32))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=32, max_size=32), st.binary(min_size=32, max_size=32))
+def test_the_agreement_is_openssls_x25519_for_any_scalar_and_any_peer(
+    scalar: bytes, peer: bytes
+) -> None:
+    # libsodium computes the agreement (its call releases the GIL); OpenSSL is the oracle,
+    # including the refusal of every peer that makes the secret all-zero.
+    from fedseal.secagg.hazmat.kdf import x25519
+
+    oracle = X25519PrivateKey.from_private_bytes(scalar)
+    try:
+        expected: bytes | None = oracle.exchange(X25519PublicKey.from_public_bytes(peer))
+    except ValueError:
+        expected = None
+    try:
+        got: bytes | None = x25519(scalar, peer)
+    except ProtocolViolation:
+        got = None
+    assert got == expected

@@ -129,12 +129,13 @@ class AgreementKey(Secret):
     derives them, and live and die with it.
     """
 
-    __slots__ = ("_agreed", "_private")
+    __slots__ = ("_agreed", "_private", "_scalar")
     length = 32
 
     def __init__(self, value: bytes) -> None:
         super().__init__(value)
-        self._private = X25519PrivateKey.from_private_bytes(self._scalar_le())
+        self._scalar = self._scalar_le()
+        self._private = X25519PrivateKey.from_private_bytes(self._scalar)
         self._agreed: dict[bytes, bytes] = {}
 
     @classmethod
@@ -160,5 +161,5 @@ class AgreementKey(Secret):
         peer = bytes(peer_public)
         secret = self._agreed.get(peer)
         if secret is None:
-            secret = self._agreed[peer] = x25519(self._private, peer)
+            secret = self._agreed[peer] = x25519(self._scalar, peer)
         return secret

@@ -9,7 +9,8 @@ survivors shared with silos that dropped after sharing their keys.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, wait
 from typing import Any
 
@@ -90,32 +91,44 @@ def unmask_sum(
         Threads to expand the masks on (the caller's; none is created here). AES and the
         additions release the GIL, so ``parts`` threads take about ``1/parts`` of the time.
     parts : int, optional
-        Into how many groups the keys are split on ``executor`` (default 1: all in this
+        Into how many groups the masks are split on ``executor`` (default 1: all in this
         thread). The first group is applied to ``total`` in place, each other one into a
         vector of its own that is then added in, so ``parts - 1`` vectors of ``total``'s size
         are held for the call. The result does not depend on it.
     """
     if parts < 1:
         raise ValueError(f"parts must be >= 1, got {parts}")
-    add: list[bytes] = []
-    subtract = [seed.prg_key(context) for seed in seeds]
+    # Each mask as (how to derive its PRG key, added?): survivor i added +PRG(s_ij) when j > i,
+    # so the opposite is applied here.
+    masks: list[tuple[Callable[[], bytes], bool]] = [
+        (functools.partial(seed.prg_key, context), False) for seed in seeds
+    ]
     for j, key, survivors in dropped:
         for i, public in survivors.items():
-            (subtract if j > i else add).append(pair_key(key, public, context, i, j))
-    groups = [(add[i::parts], subtract[i::parts]) for i in range(parts)]
-    groups = [g for g in groups if g[0] or g[1]]
+            masks.append((functools.partial(pair_key, key, public, context, i, j), j < i))
+    groups = [masks[g::parts] for g in range(parts) if masks[g::parts]]
     if executor is None or len(groups) < 2:
-        MaskExpander(total.dtype.type).apply(total, add=add, subtract=subtract)
+        _expand(total, masks)
         return
-
-    def expand(group: int) -> npt.NDArray[Any]:
-        target = total if group == 0 else np.zeros_like(total)
-        plus, minus = groups[group]
-        MaskExpander(total.dtype.type).apply(target, add=plus, subtract=minus)
-        return target
-
-    futures = [executor.submit(expand, g) for g in range(len(groups))]
+    # Each thread derives its group's keys (X25519 runs in libsodium, which releases the GIL)
+    # and then expands them; the first group works on total in place.
+    futures = [
+        executor.submit(_expand, total if g == 0 else np.zeros_like(total), group)
+        for g, group in enumerate(groups)
+    ]
     wait(futures)  # every group has stopped writing into total before any error is raised
     futures[0].result()
     for future in futures[1:]:
         np.add(total, future.result(), out=total)  # wraps mod 2^k, as the masks do
+
+
+def _expand(
+    target: npt.NDArray[Any], masks: Sequence[tuple[Callable[[], bytes], bool]]
+) -> npt.NDArray[Any]:
+    """Derive every mask's key, then apply them all to ``target`` in one pass."""
+    add: list[bytes] = []
+    subtract: list[bytes] = []
+    for derive, added in masks:
+        (add if added else subtract).append(derive())
+    MaskExpander(target.dtype.type).apply(target, add=add, subtract=subtract)
+    return target

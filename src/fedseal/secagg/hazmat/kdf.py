@@ -8,9 +8,10 @@ across rounds or deployments).
 
 from __future__ import annotations
 
+import nacl.exceptions
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from nacl.bindings import crypto_scalarmult
 
 from fedseal.errors import ProtocolViolation
 from fedseal.secagg.identity import signing_payload
@@ -28,16 +29,26 @@ def hkdf(ikm: bytes, length: int, purpose: str, *context: bytes | str | int) -> 
     ).derive(ikm)
 
 
-def x25519(private: X25519PrivateKey, peer_public: bytes) -> bytes:
-    """The X25519 shared secret.
+def x25519(scalar: bytes, peer_public: bytes) -> bytes:
+    """The X25519 shared secret of a 32-byte scalar (little-endian, RFC 7748 §5) and a peer key.
+
+    libsodium's ``crypto_scalarmult`` (via PyNaCl): the same function as any RFC 7748
+    implementation (the scalar is clamped, the top bit of the u-coordinate ignored; the RFC's
+    vectors are in ``tests/vectors/secagg``), and its call releases the GIL, so a server can
+    derive many pair keys on several threads (:func:`fedseal.secagg.masking.unmask_sum`).
 
     Raises
     ------
     ProtocolViolation
-        If the peer's key is malformed or of small order (the shared secret would be all-zero).
+        If the peer's key is malformed or of small order (libsodium refuses those, and an
+        all-zero shared secret).
     """
+    if len(scalar) != 32:
+        raise ValueError("an X25519 scalar is 32 bytes")
+    peer = bytes(peer_public)
+    if len(peer) != 32:
+        raise ProtocolViolation("invalid X25519 public key")
     try:
-        peer = X25519PublicKey.from_public_bytes(bytes(peer_public))
-        return private.exchange(peer)
-    except ValueError:
+        return bytes(crypto_scalarmult(bytes(scalar), peer))
+    except nacl.exceptions.RuntimeError:
         raise ProtocolViolation("invalid X25519 public key") from None
