@@ -10,18 +10,19 @@ ignored, and every :class:`~fedseal.errors.ConfigError` names the file and the k
 Each option is declared once, as an entry of its file's schema table
 (:class:`~fedseal.config.schema.Option`): key, TOML type, default, check and comment.
 
-=================================  ===========================================================
-:mod:`fedseal.config.schema`       the entry type (:class:`~fedseal.config.schema.Option`)
-                                   and the table (:class:`~fedseal.config.schema.Table`)
-:mod:`fedseal.config.server`       ``server.toml``: ``SERVER`` and :class:`ServerConfig`
-:mod:`fedseal.config.silo`         ``silo.toml``: ``SILO`` and :class:`SiloConfig`
-:mod:`fedseal.config.common`       the options both files carry (the round policy, ...)
-:mod:`fedseal.config.tls`          ``[tls]``: :class:`TlsFiles`
-:mod:`fedseal.config.dp`           ``[dp]`` of ``silo.toml``: :class:`DPSettings`
-:mod:`fedseal.config.strategy`     ``[strategy]`` of ``server.toml``: :class:`StrategySettings`
-:mod:`fedseal.config.checks`       the checks the options use
-:mod:`fedseal.config.loading`      the loaders
-=================================  ===========================================================
+=====================================  ===========================================================
+:mod:`fedseal.config.schema`           the entry type (:class:`~fedseal.config.schema.Option`)
+                                       and the table (:class:`~fedseal.config.schema.Table`)
+:mod:`fedseal.config.server`           ``server.toml``: :class:`ServerConfig`
+:mod:`fedseal.config.server_schema`    ``server.toml``'s table, ``SERVER``
+:mod:`fedseal.config.silo`             ``silo.toml``: ``SILO`` and :class:`SiloConfig`
+:mod:`fedseal.config.common`           the options both files carry (the round policy, ...)
+:mod:`fedseal.config.tls`              ``[tls]``: :class:`TlsFiles`
+:mod:`fedseal.config.dp`               ``[dp]`` of ``silo.toml``: :class:`DPSettings`
+:mod:`fedseal.config.strategy`         ``[strategy]`` of ``server.toml``: :class:`StrategySettings`
+:mod:`fedseal.config.checks`           the checks the options use
+:mod:`fedseal.config.loading`          the loaders
+=====================================  ===========================================================
 
 Standard library only at import time.
 

@@ -13,9 +13,9 @@ this stream (one answer per request, so floods and replays end at once); each ki
 has a largest size derived from the deployment, checked on its first frame; and each identity
 may open only ``connect_burst`` streams at once, refilled one per ``connect_refill_s``. A
 malformed, unexpected or oversized message ends that silo's stream with INVALID_ARGUMENT /
-RESOURCE_EXHAUSTED (chosen by exception class, :func:`status_for`), and the driver treats it as
-a dropout. The server pings every connection each ``heartbeat_s`` (gRPC keepalive), so a
-stopped or unreachable silo is a dropout within about twice that.
+RESOURCE_EXHAUSTED (chosen by exception class, :mod:`fedseal.server.status_codes`), and the
+driver treats it as a dropout. The server pings every connection each ``heartbeat_s`` (gRPC
+keepalive), so a stopped or unreachable silo is a dropout within about twice that.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 
-from fedseal.errors import ConfigError, MessageTooLarge, ProtocolViolation
+from fedseal.errors import ConfigError, ProtocolViolation
 from fedseal.protocol.hello import Hello
 from fedseal.protocol.wire.channel import SERVICE, TransportLimits, server_channel_options
 from fedseal.protocol.wire.framing import Reassembler, silo_envelope_kind
@@ -36,6 +36,7 @@ from fedseal.server.backpressure import ByteBudget
 from fedseal.server.connect_limit import ConnectLimiter
 from fedseal.server.driver import RoundDriver
 from fedseal.server.expectations import Expectations, MessageLimits
+from fedseal.server.status_codes import STATUS_CODES, status_for
 from fedseal.server.stream_link import SharedEncoder as _SharedEncoder
 from fedseal.server.stream_link import StreamLink as _StreamLink
 from fedseal.server.stream_link import next_frame as _next_frame
@@ -57,36 +58,6 @@ _LARGE_BYTES = 64 << 10
 STALL_S = 30.0
 #: The status of a refusal the silo may retry (its app's model does not fit the server's now).
 _RETRY_LATER = grpc.StatusCode.FAILED_PRECONDITION
-
-#: Exception class -> the status that ends a silo's stream when reading its messages raised it.
-#: Walked in order with ``isinstance``, so a subclass must come before its base class.
-STATUS_CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
-    (MessageTooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (ProtocolViolation, grpc.StatusCode.INVALID_ARGUMENT),
-    (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),  # no Hello in time
-)
-
-
-def status_for(exc: BaseException) -> grpc.StatusCode:
-    """The gRPC status that answers ``exc``, by its class (never by its message text).
-
-    Parameters
-    ----------
-    exc : BaseException
-        The error raised while reading a silo's stream.
-
-    Returns
-    -------
-    grpc.StatusCode
-        The code of the first :data:`STATUS_CODES` row whose class ``exc`` is an instance of,
-        else ``INTERNAL``.
-    """
-    for cls, code in STATUS_CODES:
-        if isinstance(exc, cls):
-            return code
-    # INTERNAL, not INVALID_ARGUMENT: an exception no row names was not diagnosed as the peer's
-    # fault (every peer fault is a ProtocolViolation), so blaming the silo's input would mislead.
-    return grpc.StatusCode.INTERNAL
 
 
 class GrpcCoordinator:
