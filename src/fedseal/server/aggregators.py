@@ -23,6 +23,7 @@ decodes and hands to the strategy. The modes:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -140,8 +141,12 @@ def make_aggregator(
     *,
     dim: int,
     paillier: PaillierAggregator | None = None,
+    threads: tuple[Executor, int] | None = None,
 ) -> ServerAggregator:
     """The aggregator of ``config.aggregation``.
+
+    ``threads`` (an executor and how many of its threads to use) is lent to the masking mode's
+    last step of each round, removing the masks; the caller owns and shuts it down.
 
     Raises
     ------
@@ -151,7 +156,8 @@ def make_aggregator(
     from fedseal.server.masking_round import MaskingAggregator
 
     if config.aggregation == "masking":
-        return MaskingAggregator(config, directory, dim=dim)
+        executor, parts = threads or (None, 1)
+        return MaskingAggregator(config, directory, dim=dim, executor=executor, parts=parts)
     if config.aggregation == "paillier":
         if paillier is None:
             raise ConfigError("aggregation = 'paillier' needs the deployment's Paillier key")

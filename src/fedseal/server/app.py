@@ -190,6 +190,8 @@ async def serve(
         if change:  # provisioned elsewhere: the live log records it before any round
             log.warning("the roster changed since the last start: %s", change)
             audit.append(ev.CONFIG_CHANGED, details=change)
+        cores = min(os.cpu_count() or 1, 8)
+        unmask = ThreadPoolExecutor(cores, thread_name_prefix="fedseal-unmask")
         driver = RoundDriver(
             settings,
             directory=directory,
@@ -199,6 +201,7 @@ async def serve(
             on_round=record,
             paillier=paillier,
             roster=config.identities,
+            threads=(unmask, cores),
         )
         coordinator = GrpcCoordinator(
             driver,
@@ -223,6 +226,7 @@ async def serve(
         finally:
             await asyncio.sleep(0.2)  # let Finish messages reach the silos
             await coordinator.stop()
+            unmask.shutdown(wait=False, cancel_futures=True)
             if paillier is not None and paillier.executor is not None:
                 paillier.executor.shutdown(wait=False, cancel_futures=True)
             transport = {"bytes_up": coordinator.bytes_up, "bytes_down": coordinator.bytes_down}

@@ -31,6 +31,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from fedseal.audit import events as ev
@@ -86,6 +87,9 @@ class RoundDriver(Connections):
     roster : mapping of str to str, optional
         Every provisioned silo's identity key (hex), revoked ones included, which each silo's
         ``Hello`` must match (default: ``directory``).
+    threads : (Executor, int), optional
+        Threads (and how many) the masking mode may use to remove a round's masks; the
+        caller owns them.
     """
 
     def __init__(
@@ -100,13 +104,16 @@ class RoundDriver(Connections):
         clock: Callable[[], float] = time.monotonic,
         paillier: PaillierAggregator | None = None,
         roster: Mapping[str, str] | None = None,
+        threads: tuple[Executor, int] | None = None,
     ) -> None:
         admission = Admission(
             deployment_id=config.deployment_id, dim=strategy.dim, state_dir=state.dir,
             roster=roster or {s: k.to_bytes().hex() for s, k in directory.items()},
         )  # fmt: skip
         super().__init__(config, directory, admission, audit, clock)
-        self._aggregator = make_aggregator(config, directory, dim=strategy.dim, paillier=paillier)
+        self._aggregator = make_aggregator(
+            config, directory, dim=strategy.dim, paillier=paillier, threads=threads
+        )
         self.strategy = strategy
         self.state = state
         self._on_round = on_round

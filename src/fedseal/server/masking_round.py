@@ -16,6 +16,7 @@ that follow from them. Silos the session proves or finds misbehaving are reporte
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy.typing as npt
@@ -42,9 +43,17 @@ class MaskingAggregator:
     mode = "masking"
 
     def __init__(
-        self, config: DriverConfig, directory: Mapping[str, IdentityPublicKey], *, dim: int
+        self,
+        config: DriverConfig,
+        directory: Mapping[str, IdentityPublicKey],
+        *,
+        dim: int,
+        executor: Executor | None = None,
+        parts: int = 1,
     ) -> None:
         self.config = config
+        # Threads lent to each round's last step, removing the masks (secagg.masking.unmask_sum).
+        self.executor, self.parts = executor, parts
         self._directory = dict(directory)
         self._dim = dim
         self._policy = ClientPolicy(
@@ -105,8 +114,9 @@ class MaskingSession:
             participants=list(ready), aggregation=setup.mode,
         ))  # fmt: skip
         self._session = session = ServerSession(
-            params, {s: setup._directory[s] for s in ready}, train_digest=self._train_digest
-        )
+            params, {s: setup._directory[s] for s in ready}, train_digest=self._train_digest,
+            executor=setup.executor, parts=setup.parts,
+        )  # fmt: skip
         self._ready = frozenset(ready)
         self._deadline = now + cfg.stage_timeout_s
         step = Step(records=[started])
