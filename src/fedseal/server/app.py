@@ -37,6 +37,7 @@ from fedseal.secagg.identity import IdentityPublicKey
 from fedseal.secagg.quantize import QuantizationSpec
 from fedseal.server.driver import DriverConfig, RoundDriver, RoundSummary, summary_line
 from fedseal.server.grpc_server import GrpcCoordinator
+from fedseal.server.masking_round import unmask_threads
 from fedseal.server.roster_audit import last_roster, roster_change, roster_details
 from fedseal.server.state import ServerState
 from fedseal.server.strategy import METRIC_NAMES, build_strategy
@@ -190,8 +191,7 @@ async def serve(
         if change:  # provisioned elsewhere: the live log records it before any round
             log.warning("the roster changed since the last start: %s", change)
             audit.append(ev.CONFIG_CHANGED, details=change)
-        cores = min(os.cpu_count() or 1, 8)
-        unmask = ThreadPoolExecutor(cores, thread_name_prefix="fedseal-unmask")
+        unmask, cores = unmask_threads()
         driver = RoundDriver(
             settings,
             directory=directory,

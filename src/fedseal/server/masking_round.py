@@ -15,8 +15,9 @@ that follow from them. Silos the session proves or finds misbehaving are reporte
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 import numpy.typing as npt
@@ -32,7 +33,10 @@ from fedseal.protocol.server import ServerSession, ServerStage
 from fedseal.secagg.identity import IdentityPublicKey
 from fedseal.server.driver_config import DriverConfig
 
-__all__ = ["MaskingAggregator", "MaskingSession"]
+__all__ = ["MAX_UNMASK_THREADS", "MaskingAggregator", "MaskingSession", "unmask_threads"]
+
+#: Most threads a server lends to removing a round's masks (:func:`unmask_threads`).
+MAX_UNMASK_THREADS = 8
 
 _BEFORE_MASKING = (ServerStage.ADVERTISE, ServerStage.SHARE, ServerStage.MASKED_INPUT)
 
@@ -54,9 +58,9 @@ class MaskingAggregator:
         self.config = config
         # Threads lent to each round's last step, removing the masks (secagg.masking.unmask_sum).
         self.executor, self.parts = executor, parts
-        self._directory = dict(directory)
-        self._dim = dim
-        self._policy = ClientPolicy(
+        self.directory = dict(directory)
+        self.dim = dim
+        self.policy = ClientPolicy(
             corruption=config.corruption,
             dropout=config.dropout,
             full_graph_max=config.full_graph_max,
@@ -104,17 +108,17 @@ class MaskingSession:
         setup, scope = self._setup, self._scope
         cfg, spec, n = setup.config, setup.config.quantization, len(ready)
         # The same formula every silo checks the proposal against (protocol/policy.py).
-        graph = setup._policy.required(n, roster_size=cfg.roster_size or len(setup._directory))
+        graph = setup.policy.required(n, roster_size=cfg.roster_size or len(setup.directory))
         params = m.RoundParams(
             cfg.deployment_id, scope.round_id, ready, graph.kind, graph.k, graph.threshold,
-            spec.encoded_length(setup._dim), spec.modulus_bits,
+            spec.encoded_length(setup.dim), spec.modulus_bits,
         )  # fmt: skip
         started = Record(ev.ROUND_STARTED, details=dict(
             n=n, t=graph.threshold, k=graph.k, bits=spec.bits, graph=graph.kind.value,
             participants=list(ready), aggregation=setup.mode,
         ))  # fmt: skip
         self._session = session = ServerSession(
-            params, {s: setup._directory[s] for s in ready}, train_digest=self._train_digest,
+            params, {s: setup.directory[s] for s in ready}, train_digest=self._train_digest,
             executor=setup.executor, parts=setup.parts,
         )  # fmt: skip
         self._ready = frozenset(ready)
@@ -201,3 +205,13 @@ def _stage_records(closed: ServerStage, session: ServerSession) -> list[Record]:
         passed = active >= session.params.threshold
         return [Record(ev.CONSISTENCY_RESULT, details={"passed": passed, "signers_count": active})]
     return []
+
+
+def unmask_threads() -> tuple[ThreadPoolExecutor, int]:
+    """Threads for the last step of masking rounds (removing the masks), and how many.
+
+    The machine's cores, up to :data:`MAX_UNMASK_THREADS`; they start when first used. The
+    caller lends them to :class:`MaskingAggregator` (or a ``ServerSession``) and shuts them down.
+    """
+    parts = min(os.cpu_count() or 1, MAX_UNMASK_THREADS)
+    return ThreadPoolExecutor(parts, thread_name_prefix="fedseal-unmask"), parts

@@ -10,7 +10,6 @@ exactly as a silo whose process died would.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -27,6 +26,7 @@ from fedseal.protocol.release import MemoryReleaseLedger
 from fedseal.protocol.server import Dropout, ServerSession, ServerStage
 from fedseal.secagg.hazmat.randomness import RandomSource
 from fedseal.secagg.identity import IdentityKey, IdentityPublicKey, signing_payload
+from fedseal.server.masking_round import unmask_threads
 
 __all__ = [
     "RoundOutcome",
@@ -36,7 +36,6 @@ __all__ = [
     "dropout_schedule",
     "finish_outcome",
     "payload_bytes",
-    "server_threads",
     "simulated_train_digest",
     "timed",
 ]
@@ -102,11 +101,6 @@ def timed(outcome: RoundOutcome, call: Callable[[], _T]) -> _T:
         return call()
     finally:
         outcome.server_seconds += time.perf_counter() - start
-
-
-def server_threads() -> int:
-    """Threads the simulated server uses to remove the masks: the machine's cores, up to 8."""
-    return min(os.cpu_count() or 1, 8)
 
 
 def simulated_train_digest(params: m.RoundParams) -> bytes:
@@ -191,8 +185,7 @@ class SimulatedDeployment:
         pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
         # The silos wait while the server removes the masks at the end: it uses every core
         # for that (secagg.masking.unmask_sum), whatever ``workers`` the silos' steps get.
-        parts = server_threads()
-        unmask = ThreadPoolExecutor(parts, thread_name_prefix="fedseal-unmask")
+        unmask, parts = unmask_threads()
         server = server or ServerSession(
             params, self.directory, train_digest=train_digest, executor=unmask, parts=parts
         )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy.typing as npt
@@ -22,9 +21,10 @@ from fedseal.protocol import messages as m
 from fedseal.protocol.policy import ClientPolicy
 from fedseal.protocol.server import ServerSession, ServerStage
 from fedseal.secagg.identity import IdentityPublicKey
+from fedseal.server.masking_round import unmask_threads
 from fedseal.simulation.frames import pack, unpack
 from fedseal.simulation.host import policy_to_json
-from fedseal.simulation.inprocess import RoundOutcome, server_threads, simulated_train_digest
+from fedseal.simulation.inprocess import RoundOutcome, simulated_train_digest
 from fedseal.simulation.pump import pump_round
 
 __all__ = ["RemoteExecutor", "checked"]
@@ -130,10 +130,10 @@ class RemoteExecutor(ABC):
             train_digest = simulated_train_digest(params)
         # The workers are idle while the server removes the masks at the end: it uses the
         # driver's cores for that (secagg.masking.unmask_sum).
-        parts = server_threads()
-        with ThreadPoolExecutor(parts) as unmask_threads:
+        pool, parts = unmask_threads()
+        with pool:
             server = ServerSession(
-                params, self.directory, train_digest=train_digest, executor=unmask_threads,
+                params, self.directory, train_digest=train_digest, executor=pool,
                 parts=parts,
             )  # fmt: skip
             try:
